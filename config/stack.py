@@ -1,0 +1,269 @@
+"""Start the embedded services and run the system or its tests.
+
+Called by ./geodispatch once the system packages and the virtualenv exist.
+Standard library only: Django is not configured until the services are up.
+
+Embedded defaults (all under .data/, git-ignored):
+- a private PostgreSQL cluster with PostGIS on a unix socket (no TCP port), run as the
+  ``postgres`` system user when we are root, because PostgreSQL refuses to run as root;
+- a private Redis on a unix socket (no TCP port), nothing persisted;
+- a generated SECRET_KEY and the demo users' generated passwords.
+DATABASE_URL / REDIS_URL in the environment replace the embedded service.
+"""
+
+import hashlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+PG_DIR = DATA / "pg"
+REDIS_DIR = DATA / "redis"
+PG_DB = "geodispatch"
+PG_SUPERUSER = "postgres"
+
+
+def say(message):
+    print(f"\033[1m[geodispatch]\033[0m {message}", file=sys.stderr, flush=True)
+
+
+def pg_bin(name):
+    versions = sorted(Path("/usr/lib/postgresql").iterdir(), key=lambda p: int(p.name))
+    return str(versions[-1] / "bin" / name)
+
+
+def as_cluster_owner(cmd):
+    """Return cmd run as the unprivileged cluster owner when we are root."""
+    if os.getuid() == 0:
+        return ["runuser", "-u", PG_SUPERUSER, "--", *cmd]
+    return cmd
+
+
+def owner_can_reach(path):
+    """Tell whether the cluster owner can traverse every folder down to path."""
+    if os.getuid() != 0:
+        return True
+    probe = subprocess.run(as_cluster_owner(["test", "-x", str(path)]), capture_output=True)
+    return probe.returncode == 0
+
+
+def cluster_home():
+    """Return the folder that holds the cluster, creating it owned by the cluster owner.
+
+    A clone under a folder the postgres user cannot enter (mktemp -d makes 0700
+    folders) keeps its cluster in /var/lib/geodispatch/<hash of the path> instead,
+    linked from .data/pg, so the cluster still belongs to this checkout.
+    """
+    DATA.mkdir(exist_ok=True)
+    if PG_DIR.exists():
+        return PG_DIR.resolve()
+    if owner_can_reach(DATA):
+        PG_DIR.mkdir()
+        home = PG_DIR
+    else:
+        digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+        home = Path("/var/lib/geodispatch") / digest
+        home.mkdir(parents=True, exist_ok=True)
+        PG_DIR.symlink_to(home)
+        say(f"postgres cannot enter {DATA}; the cluster lives in {home} (linked as .data/pg)")
+    if os.getuid() == 0:
+        owner = pwd.getpwnam(PG_SUPERUSER)
+        os.chown(home, owner.pw_uid, owner.pw_gid)
+    return home
+
+
+def socket_dir(home):
+    return home / "run"
+
+
+def pg_is_running(home):
+    status = subprocess.run(
+        as_cluster_owner([pg_bin("pg_ctl"), "-D", str(home / "data"), "status"]),
+        capture_output=True,
+    )
+    return status.returncode == 0
+
+
+def pg_init(home):
+    say("creating the embedded PostgreSQL cluster in .data/pg")
+    subprocess.run(
+        as_cluster_owner([
+            pg_bin("initdb"), "-D", str(home / "data"), "-U", PG_SUPERUSER,
+            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+        ]),
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    run_dir = socket_dir(home)
+    run_dir.mkdir(exist_ok=True)
+    if os.getuid() == 0:
+        owner = pwd.getpwnam(PG_SUPERUSER)
+        os.chown(run_dir, owner.pw_uid, owner.pw_gid)
+    with open(home / "data" / "postgresql.conf", "a") as conf:
+        conf.write(
+            "\n# GeoDispatch embedded defaults: unix socket only, inside this folder.\n"
+            "listen_addresses = ''\n"
+            f"unix_socket_directories = '{run_dir}'\n"
+            "unix_socket_permissions = 0770\n"
+            "max_connections = 200\n"
+            "shared_buffers = 256MB\n"
+        )
+
+
+def pg_start():
+    """Start the embedded cluster if needed; return (DATABASE_URL, started_by_us)."""
+    home = cluster_home()
+    if not (home / "data" / "PG_VERSION").exists():
+        pg_init(home)
+    started = False
+    if not pg_is_running(home):
+        subprocess.run(
+            as_cluster_owner([
+                pg_bin("pg_ctl"), "-D", str(home / "data"), "-l", str(home / "server.log"),
+                "-w", "-t", "60", "start",
+            ]),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        started = True
+    run_dir = socket_dir(home)
+    exists = subprocess.run(
+        [pg_bin("psql"), "-h", str(run_dir), "-U", PG_SUPERUSER, "-d", "postgres", "-tAc",
+         f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(
+            [pg_bin("createdb"), "-h", str(run_dir), "-U", PG_SUPERUSER, PG_DB], check=True
+        )
+    return f"postgres://{PG_SUPERUSER}@/{PG_DB}?host={run_dir}", started
+
+
+def pg_stop():
+    home = PG_DIR.resolve()
+    subprocess.run(
+        as_cluster_owner([pg_bin("pg_ctl"), "-D", str(home / "data"), "-m", "fast", "-w", "stop"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def redis_start():
+    """Start the embedded Redis if needed; return (REDIS_URL, started_by_us)."""
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    sock = REDIS_DIR / "redis.sock"
+    url = f"unix://{sock}"
+    if redis_ping(sock):
+        return url, False
+    subprocess.run(
+        [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+            "--save", "", "--appendonly", "no", "--dir", str(REDIS_DIR),
+            "--daemonize", "yes", "--pidfile", str(REDIS_DIR / "redis.pid"),
+            "--logfile", str(REDIS_DIR / "redis.log"), "--maxclients", "10000",
+        ],
+        check=True,
+    )
+    for _ in range(100):
+        if redis_ping(sock):
+            return url, True
+        time.sleep(0.05)
+    raise SystemExit(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
+
+
+def redis_ping(sock):
+    if not sock.exists():
+        return False
+    probe = subprocess.run(
+        ["redis-cli", "-s", str(sock), "ping"], capture_output=True, text=True
+    )
+    return probe.stdout.strip() == "PONG"
+
+
+def redis_stop():
+    subprocess.run(
+        ["redis-cli", "-s", str(REDIS_DIR / "redis.sock"), "shutdown", "nosave"],
+        capture_output=True,
+    )
+
+
+def secret_key():
+    path = DATA / "secret_key"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Services:
+    """The embedded services this invocation started, so it stops exactly those."""
+
+    def __init__(self):
+        self.stops = []
+
+    def up(self):
+        env = dict(os.environ)
+        env.setdefault("DJANGO_SECRET_KEY", secret_key())
+        env.setdefault("DJANGO_DEMO_DIR", str(DATA))
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"], started = pg_start()
+            if started:
+                self.stops.append(pg_stop)
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"], started = redis_start()
+            if started:
+                self.stops.append(redis_stop)
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def down(self):
+        for stop in reversed(self.stops):
+            stop()
+        self.stops.clear()
+
+
+def manage(env, *args, check=True):
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=check)
+
+
+def run_system(env):
+    from config import processes
+
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "load_sample_city")
+    processes.serve(env)
+
+
+def run_tests(env, args):
+    command = [sys.executable, "-m", "pytest", *args]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
+
+
+def main(argv):
+    if not argv or argv[0] not in {"run", "test", "manage"}:
+        print(__doc__.split("\n\n")[0], "\nusage: ./geodispatch run | test [PYTEST ARGS] | manage ARGS")
+        return 2
+    services = Services()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        env = services.up()
+        if argv[0] == "run":
+            run_system(env)
+            return 0
+        if argv[0] == "test":
+            return run_tests(env, argv[1:])
+        return manage(env, *argv[1:], check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        services.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
