@@ -21,7 +21,7 @@ def database_state():
 
 async def _layer_round_trip():
     layer = get_channel_layer()
-    channel = await layer.new_channel("health!")
+    channel = await layer.new_channel("health")
     await layer.send(channel, {"type": "health.ping"})
     await layer.receive(channel)
     return type(layer).__name__

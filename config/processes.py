@@ -29,9 +29,12 @@ def print_welcome(env):
     print(f"  Admin: http://127.0.0.1:{port}/admin/", flush=True)
     logins = Path(env["DJANGO_DEMO_DIR"]) / "demo_logins.json"
     if logins.exists():
-        print("  Demo logins (embedded demo only; generated for this checkout):")
-        for row in json.loads(logins.read_text()):
-            print(f"    {row['role']:<10} {row['username']:<28} {row['password']}")
+        rows = json.loads(logins.read_text())
+        operators = [row for row in rows if row["role"] == "operator"]
+        print(f"  Demo logins (embedded demo only; generated for this checkout, kept in {logins}):")
+        for row in [row for row in rows if row["role"] != "operator"] + operators[:6]:
+            print(f"    {row['role']:<10} {row['username']:<24} {row['password']}")
+        print(f"    … and {len(operators) - 6} more operators, one per sub-center (op-<code>), in that file")
     print("  Ctrl-C stops everything.\n", flush=True)
 
 

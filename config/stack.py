@@ -236,7 +236,7 @@ def run_system(env):
     from config import processes
 
     manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "load_sample_city")
+    manage(env, "load_sample_city", "--demo-logins", str(DATA / "demo_logins.json"))
     processes.serve(env)
 
 

@@ -1,0 +1,143 @@
+"""Who is responsible for this point? The PostGIS router, with its explanation.
+
+For each requested sub-center kind:
+1. the active sub-centers of that kind whose coverage covers the point (ST_Covers on the
+   jurisdictions' GiST index; a point on a shared border is covered by both sides);
+2. several → the higher priority wins, then the smaller coverage (more specific), then
+   the lower code: a fixed rule, so a border point always goes to the same owner;
+3. none → the nearest coverage within the tolerance (meters on the spheroid);
+4. still none → no owner: the caller puts the incident in triage.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import connection
+
+
+class Rule:
+    COVERED = "covered"
+    OVERLAP = "overlap"
+    NEAREST = "nearest_within_tolerance"
+    NO_OWNER = "no_owner"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The answer for one kind, and why: stored on each ticket as its routing explanation."""
+
+    kind: str
+    rule: str
+    subcenter_id: int | None = None
+    subcenter_code: str | None = None
+    subcenter_name: str | None = None
+    jurisdiction_code: str | None = None
+    jurisdiction_name: str | None = None
+    candidates: int = 0
+    decided_by: str | None = None  # for overlaps: priority, smaller_coverage or code
+    distance_m: float | None = None  # for nearest_within_tolerance
+
+    @property
+    def has_owner(self):
+        return self.subcenter_id is not None
+
+    def as_dict(self):
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name"""
+_FROM = """
+    FROM geo_jurisdiction j
+    JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
+    JOIN geo_subcenter sc ON sc.id = sj.subcenter_id
+"""
+_ORDER = "sc.priority DESC, sc.coverage_area_m2 ASC, sc.code ASC"
+
+COVERING_SQL = f"""
+    SELECT {_COLUMNS}
+    {_FROM}
+    WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
+      AND ST_Covers(j.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
+    ORDER BY sc.kind_id, {_ORDER}
+"""
+
+NEAREST_SQL = f"""
+    SELECT * FROM (
+        SELECT DISTINCT ON (sc.kind_id) {_COLUMNS},
+               ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography) AS d
+        {_FROM}
+        WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
+          AND ST_DWithin(j.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(degrees)s)
+        ORDER BY sc.kind_id,
+                 ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography),
+                 {_ORDER}
+    ) nearest WHERE d <= %(meters)s
+"""
+
+
+def tolerance_degrees(lat, meters):
+    """Return a distance in degrees that is at least `meters` anywhere around latitude `lat`."""
+    return meters / (110_574.0 * max(math.cos(math.radians(abs(lat) + 1)), 0.01))
+
+
+def route_point(*, lon: float, lat: float, kinds: list[str], tolerance_m: float | None = None):
+    """Return {kind: Routing} for a WGS 84 point and the sub-center kinds a plan asks for."""
+    tolerance_m = settings.ROUTING_TOLERANCE_M if tolerance_m is None else tolerance_m
+    kinds = list(dict.fromkeys(kinds))
+    params = {"lon": lon, "lat": lat, "kinds": kinds}
+    with connection.cursor() as cursor:
+        cursor.execute(COVERING_SQL, params)
+        routes = choose_covering(cursor.fetchall())
+        missing = [kind for kind in kinds if kind not in routes]
+        if missing and tolerance_m > 0:
+            routes.update(route_nearest(cursor, lon, lat, missing, tolerance_m))
+    return {kind: routes.get(kind) or Routing(kind=kind, rule=Rule.NO_OWNER) for kind in kinds}
+
+
+def choose_covering(rows):
+    """Return {kind: Routing} from covering rows already sorted by kind and precedence."""
+    by_kind = {}
+    for row in rows:
+        candidates = by_kind.setdefault(row[0], [])
+        if all(row[1] != seen[1] for seen in candidates):  # one sub-center, two jurisdictions
+            candidates.append(row)
+    return {kind: _covering_routing(candidates) for kind, candidates in by_kind.items()}
+
+
+def _covering_routing(candidates):
+    winner = candidates[0]
+    decided_by = None
+    if len(candidates) > 1:
+        runner_up = candidates[1]
+        if winner[4] != runner_up[4]:
+            decided_by = "priority"
+        elif winner[5] != runner_up[5]:
+            decided_by = "smaller_coverage"
+        else:
+            decided_by = "code"
+    return Routing(
+        kind=winner[0], rule=Rule.OVERLAP if decided_by else Rule.COVERED,
+        subcenter_id=winner[1], subcenter_code=winner[2], subcenter_name=winner[3],
+        jurisdiction_code=winner[6], jurisdiction_name=winner[7],
+        candidates=len(candidates), decided_by=decided_by,
+    )
+
+
+def route_nearest(cursor, lon, lat, kinds, tolerance_m):
+    """Return {kind: Routing} for the nearest coverage within tolerance_m, per kind."""
+    cursor.execute(
+        NEAREST_SQL,
+        {
+            "lon": lon, "lat": lat, "kinds": kinds, "meters": tolerance_m,
+            "degrees": tolerance_degrees(lat, tolerance_m),
+        },
+    )
+    return {
+        row[0]: Routing(
+            kind=row[0], rule=Rule.NEAREST, subcenter_id=row[1], subcenter_code=row[2],
+            subcenter_name=row[3], jurisdiction_code=row[6], jurisdiction_name=row[7],
+            candidates=1, distance_m=round(row[8], 1),
+        )
+        for row in cursor.fetchall()
+    }
