@@ -1,16 +1,230 @@
-"""Dispatch data: who operates where (incidents, plans and tickets come with the workflow)."""
+"""Dispatch data: categories, response plans, incidents, tickets, feedback, the event log."""
 
 from django.conf import settings
-from django.db import models
+from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db.models import Q
+
+USER = settings.AUTH_USER_MODEL
 
 
 class OperatorPost(models.Model):
     """Binds an operator to the one sub-center whose tickets they handle."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_post"
-    )
+    user = models.OneToOneField(USER, on_delete=models.CASCADE, related_name="operator_post")
     subcenter = models.ForeignKey("geo.SubCenter", on_delete=models.PROTECT, related_name="operators")
 
     def __str__(self):
         return f"{self.user} @ {self.subcenter.code}"
+
+
+class Category(models.Model):
+    """An incident type, under one of the four national classes."""
+
+    class NationalClass(models.TextChoices):
+        NATURAL_DISASTER = "natural_disaster", "自然灾害"
+        ACCIDENT = "accident", "事故灾难"
+        PUBLIC_HEALTH = "public_health", "公共卫生事件"
+        SOCIAL_SECURITY = "social_security", "社会安全事件"
+
+    code = models.SlugField(max_length=48, unique=True)
+    name = models.CharField(max_length=64)
+    name_en = models.CharField(max_length=64)
+    national_class = models.CharField(max_length=20, choices=NationalClass.choices)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class ResponsePlan(models.Model):
+    """A 预案: for a category and a severity range, who is co-dispatched and how fast."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=120)
+    severity_min = models.PositiveSmallIntegerField(default=1, help_text="1 = I 特别重大 (most severe)")
+    severity_max = models.PositiveSmallIntegerField(default=4, help_text="4 = IV 一般")
+    kinds = models.ManyToManyField("geo.SubCenterKind", related_name="plans")
+    deliver_within_s = models.PositiveIntegerField(default=10)
+    accept_within_s = models.PositiveIntegerField(default=60)
+    confirm_within_s = models.PositiveIntegerField(default=60)
+    feedback_within_s = models.PositiveIntegerField(default=1800)
+    checklist = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["category", "severity_min"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(severity_min__gte=1, severity_max__lte=4, severity_min__lte=models.F("severity_max")),
+                name="plan_severity_range",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def deadlines(self):
+        return {
+            "deliver_s": self.deliver_within_s, "accept_s": self.accept_within_s,
+            "confirm_s": self.confirm_within_s, "feedback_s": self.feedback_within_s,
+        }
+
+
+class IncidentStatus(models.TextChoices):
+    TRIAGE = "triage", "待分派"
+    DISPATCHED = "dispatched", "已派发"
+    ACKNOWLEDGED = "acknowledged", "已确认"
+    RESOLVED = "resolved", "已处置"
+    CLOSED = "closed", "已结案"
+
+
+class Incident(models.Model):
+    """A reported emergency (事件). Its status is derived from its tickets."""
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "接警台"
+        API = "api", "API client"
+
+    location = models.PointField(srid=4326)
+    address = models.CharField(max_length=300, blank=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT)
+    severity = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    reporter_name = models.CharField(max_length=100, blank=True)
+    reporter_phone = models.CharField(max_length=32, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField()
+    reported_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices, db_index=True)
+    plan = models.ForeignKey(ResponsePlan, null=True, blank=True, on_delete=models.SET_NULL)
+    routing = models.JSONField(default=list, help_text="The router's explanation for every kind of the plan.")
+    unassigned_kinds = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True,
+        help_text="Kinds the plan asks for that found no owner: the console must assign them by hand.",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    request_digest = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-reported_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(severity__gte=1, severity__lte=4), name="incident_severity_1_4"),
+            models.CheckConstraint(condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.title}"
+
+
+class TicketStatus(models.TextChoices):
+    ISSUED = "issued", "已下发"
+    DELIVERED = "delivered", "已送达"
+    ACCEPTED = "accepted", "已接收"
+    CONFIRMED = "confirmed", "已确认"
+    RESOLVED = "resolved", "已处置"
+    CLOSED = "closed", "已关闭"
+    REJECTED = "rejected", "已退回"
+    CANCELLED = "cancelled", "已撤销"
+
+
+TERMINAL_STATUSES = (TicketStatus.CLOSED, TicketStatus.REJECTED, TicketStatus.CANCELLED)
+
+
+class Ticket(models.Model):
+    """One incident assigned to one sub-center (处警单)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="tickets")
+    subcenter = models.ForeignKey("geo.SubCenter", on_delete=models.PROTECT, related_name="tickets")
+    status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.ISSUED)
+    routing = models.JSONField(default=dict, help_text="The router's explanation, or the manual assignment.")
+    checklist = models.JSONField(default=list, blank=True)
+    deadlines = models.JSONField(default=dict, help_text="Stage deadlines in seconds, from the plan.")
+    reason = models.TextField(blank=True, help_text="The last reject, reopen or cancel reason.")
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    first_feedback_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When the worker next looks at it.")
+    overdue = models.BooleanField(default=False)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["due_at"], name="ticket_due", condition=Q(due_at__isnull=False))]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),
+            models.UniqueConstraint(
+                fields=["incident", "subcenter"], condition=~Q(status__in=["rejected", "cancelled"]),
+                name="ticket_one_live_per_subcenter",
+            ),
+        ]
+
+    def __str__(self):
+        return f"ticket #{self.pk} ({self.status})"
+
+
+class Feedback(models.Model):
+    """A progress or final report from the sub-center on its ticket (处警反馈)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="feedback")
+    text = models.TextField()
+    final = models.BooleanField(default=False)
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class EventHead(models.Model):
+    """The one row that hands out sequence numbers and holds the chain's last hash.
+
+    Appending takes this row's lock until commit, so sequence numbers become visible in
+    commit order: a reader that has seen seq N never later finds a committed N-1 it missed.
+    """
+
+    seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class Event(models.Model):
+    """One immutable record of one state change; the log is the system's memory."""
+
+    seq = models.BigIntegerField(unique=True)
+    name = models.CharField(max_length=40)
+    incident = models.ForeignKey(Incident, null=True, on_delete=models.DO_NOTHING, db_constraint=True, related_name="events")
+    ticket = models.ForeignKey(Ticket, null=True, on_delete=models.DO_NOTHING, related_name="events")
+    audience = ArrayField(models.BigIntegerField(), default=list, help_text="Sub-centers that see it.")
+    actor = models.ForeignKey(USER, null=True, on_delete=models.DO_NOTHING, related_name="+")
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [GinIndex(fields=["audience"], name="event_audience")]
+
+    def __str__(self):
+        return f"{self.seq} {self.name}"

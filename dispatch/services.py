@@ -1,19 +1,55 @@
-"""Every write of the dispatch app: one function each, keyword-only, one transaction."""
+"""Every write of the dispatch app: one function each, keyword-only, one transaction.
 
+Each ticket service locks the ticket row, checks the action against the transitions
+table (dispatch.lifecycle), writes its timestamps, sets the next deadline, appends its
+events and rings the doorbell after commit.
+"""
+
+import hashlib
+import json
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from dispatch.models import OperatorPost
-from dispatch.roles import Role
+from dispatch import lifecycle
+from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.events import events_append
+from dispatch.models import Category, Feedback, Incident, IncidentStatus, OperatorPost, Ticket
+from dispatch.models import TicketStatus as S
+from dispatch.plans import DEFAULT_DEADLINES, plan_for
+from dispatch.publisher import publish_on_commit
+from dispatch.representations import feedback_data, incident_data, ticket_data
+from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import SubCenter
+from geo.router import route_point
 
 ERR_UNKNOWN_ROLE = "unknown role {role!r}; one of: {roles}"
 ERR_OPERATOR_NEEDS_SUBCENTER = "an operator needs --subcenter CODE"
 ERR_SUBCENTER_ONLY_FOR_OPERATOR = "only an operator is bound to a sub-center"
 ERR_UNKNOWN_SUBCENTER = "no sub-center with code {code!r}"
+ERR_IDEMPOTENCY_REUSED = "this Idempotency-Key was used for a different request"
+ERR_REASON_REQUIRED = "a reason is required"
+ERR_TICKET_NOT_FOUND = "no ticket {id}"
+ERR_INCIDENT_NOT_FOUND = "no incident {id}"
+ERR_INCIDENT_CLOSED = "incident {id} is closed"
+ERR_INCIDENT_OPEN_TICKETS = "incident {id} still has open tickets: {tickets}"
+ERR_ALREADY_ASSIGNED = "sub-center {code} already has a live ticket for this incident"
+
+# What the deadline clock waits for after each status: (plan deadline key, counted from).
+NEXT_DEADLINE = {
+    S.ISSUED: ("deliver_s", "issued_at"),
+    S.DELIVERED: ("accept_s", "delivered_at"),
+    S.ACCEPTED: ("confirm_s", "accepted_at"),
+    S.CONFIRMED: ("feedback_s", "confirmed_at"),
+}
+
+
+# ---- users ---------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -40,3 +76,333 @@ def user_add(*, username: str, role: str, subcenter_code: str | None = None, pas
     if subcenter:
         OperatorPost.objects.update_or_create(user=user, defaults={"subcenter": subcenter})
     return user, password
+
+
+# ---- incidents -----------------------------------------------------------------------
+
+
+def request_digest(fields):
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def incident_report(
+    *, actor, category: str, severity: int, lon: float, lat: float, title: str, description: str = "",
+    address: str = "", reporter_name: str = "", reporter_phone: str = "", occurred_at=None,
+    source: str = Incident.Source.API, idempotency_key: str | None = None,
+):
+    """Store an incident, route it, issue its tickets; return (incident, created).
+
+    A repeated Idempotency-Key returns the first incident and creates nothing.
+    """
+    fields = {
+        "category": category, "severity": severity, "lon": lon, "lat": lat, "title": title,
+        "description": description, "address": address, "reporter_name": reporter_name,
+        "reporter_phone": reporter_phone, "occurred_at": occurred_at,
+    }
+    digest = request_digest(fields)
+    if idempotency_key:
+        existing = _incident_for_key(idempotency_key, digest)
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            incident = _incident_create(actor, fields, source, idempotency_key, digest)
+    except IntegrityError:
+        existing = idempotency_key and _incident_for_key(idempotency_key, digest)
+        if not existing:
+            raise
+        return existing, False  # a concurrent retry with the same key won the race
+    return incident, True
+
+
+def _incident_for_key(key, digest):
+    incident = Incident.objects.filter(idempotency_key=key).first()
+    if incident and incident.request_digest != digest:
+        raise Conflict(ERR_IDEMPOTENCY_REUSED, field="idempotency_key")
+    return incident
+
+
+def _validate_report(fields):
+    errors = {}
+    if not (-180 <= fields["lon"] <= 180) or not (-90 <= fields["lat"] <= 90):
+        errors["location"] = ["coordinates must be lon -180..180 and lat -90..90"]
+    if fields["severity"] not in (1, 2, 3, 4):
+        errors["severity"] = ["severity must be 1, 2, 3 or 4 (I–IV)"]
+    if not (fields["title"] or "").strip():
+        errors["title"] = ["a title is required"]
+    category = Category.objects.filter(code=fields["category"]).first()
+    if category is None:
+        errors["category"] = [f"unknown category {fields['category']!r}"]
+    if errors:
+        raise Invalid.fields(errors)
+    return category
+
+
+def _incident_create(actor, fields, source, idempotency_key, digest):
+    category = _validate_report(fields)
+    plan = plan_for(category=category, severity=fields["severity"])
+    kinds = [kind.code for kind in plan.kinds.all()] if plan else []
+    routes = route_point(lon=fields["lon"], lat=fields["lat"], kinds=kinds) if kinds else {}
+    now = timezone.now()
+    incident = Incident.objects.create(
+        location=Point(fields["lon"], fields["lat"], srid=4326), category=category,
+        severity=fields["severity"], title=fields["title"].strip(), description=fields["description"],
+        address=fields["address"], reporter_name=fields["reporter_name"],
+        reporter_phone=fields["reporter_phone"], occurred_at=fields["occurred_at"], reported_at=now,
+        reported_by=actor, source=source, status=IncidentStatus.TRIAGE, plan=plan,
+        routing=[r.as_dict() for r in routes.values()],
+        unassigned_kinds=[kind for kind, r in routes.items() if not r.has_owner],
+        idempotency_key=idempotency_key or None, request_digest=digest,
+    )
+    tickets = [
+        _ticket_issue(incident, SubCenter.objects.get(pk=r.subcenter_id), r.as_dict(), actor, now)
+        for r in routes.values() if r.has_owner
+    ]
+    _incident_refresh_status(incident, tickets)
+    drafts = [_incident_event("incident.reported", incident, actor, tickets)]
+    drafts += [_ticket_event("ticket.issued", t, actor, incident=incident) for t in tickets]
+    if not tickets or incident.unassigned_kinds:
+        why = "no response plan for this category" if not plan else "no owner found for some kinds"
+        drafts.append(_incident_event("incident.triage", incident, actor, tickets, reason=why))
+    publish_on_commit(events_append(drafts))
+    return incident
+
+
+def _ticket_issue(incident, subcenter, routing, actor, now):
+    plan = incident.plan
+    ticket = Ticket(
+        incident=incident, subcenter=subcenter, routing=routing, issued_at=now, issued_by=actor,
+        checklist=list(plan.checklist) if plan else [],
+        deadlines=plan.deadlines() if plan else dict(DEFAULT_DEADLINES),
+    )
+    _set_deadline(ticket, S.ISSUED)
+    ticket.save()
+    return ticket
+
+
+def _incident_event(name, incident, actor, tickets, **extra):
+    return {
+        "name": name, "incident": incident, "actor": actor,
+        "audience": [t.subcenter_id for t in tickets],
+        "payload": {"incident": incident_data(incident), **extra},
+    }
+
+
+def _ticket_event(name, ticket, actor, *, incident=None, **extra):
+    payload = {"ticket": ticket_data(ticket), **extra}
+    if incident is not None:
+        payload["incident"] = incident_data(incident)
+    return {
+        "name": name, "incident": ticket.incident, "ticket": ticket, "actor": actor,
+        "audience": [ticket.subcenter_id], "payload": payload,
+    }
+
+
+def _incident_refresh_status(incident, tickets=None):
+    """Derive the incident's status from its tickets and store it."""
+    tickets = list(incident.tickets.all()) if tickets is None else tickets
+    live = [t for t in tickets if t.status not in (S.REJECTED, S.CANCELLED)]
+    if incident.closed_at:
+        status = IncidentStatus.CLOSED
+    elif not live:
+        status = IncidentStatus.TRIAGE
+    elif all(t.status in (S.RESOLVED, S.CLOSED) for t in live):
+        status = IncidentStatus.RESOLVED
+    elif all(t.status in (S.CONFIRMED, S.RESOLVED, S.CLOSED) for t in live):
+        status = IncidentStatus.ACKNOWLEDGED
+    else:
+        status = IncidentStatus.DISPATCHED
+    if status != incident.status:
+        incident.status = status
+        Incident.objects.filter(pk=incident.pk).update(status=status)
+    return status
+
+
+def _lock_incident(incident_id):
+    incident = Incident.objects.select_for_update().select_related("category", "plan").filter(pk=incident_id).first()
+    if incident is None:
+        raise NotFound(ERR_INCIDENT_NOT_FOUND.format(id=incident_id))
+    return incident
+
+
+def _require_dispatcher(actor, action):
+    lifecycle.check_role(user_role(actor), action)
+
+
+@transaction.atomic
+def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str = ""):
+    """Assign a sub-center by hand (from triage, or after a rejection); return the new ticket."""
+    _require_dispatcher(actor, "confirm")
+    incident = _lock_incident(incident_id)
+    if incident.closed_at:
+        raise Conflict(ERR_INCIDENT_CLOSED.format(id=incident.id), field="status", status=incident.status)
+    subcenter = SubCenter.objects.filter(code=subcenter_code, active=True).first()
+    if subcenter is None:
+        raise Invalid(ERR_UNKNOWN_SUBCENTER.format(code=subcenter_code), field="subcenter")
+    if incident.tickets.filter(subcenter=subcenter).exclude(status__in=[S.REJECTED, S.CANCELLED]).exists():
+        raise Conflict(ERR_ALREADY_ASSIGNED.format(code=subcenter.code), field="subcenter")
+    routing = {"kind": subcenter.kind_id, "rule": "manual", "assigned_by": actor.username, "note": note}
+    ticket = _ticket_issue(incident, subcenter, routing, actor, timezone.now())
+    if subcenter.kind_id in incident.unassigned_kinds:
+        incident.unassigned_kinds = [k for k in incident.unassigned_kinds if k != subcenter.kind_id]
+        incident.save(update_fields=["unassigned_kinds"])
+    _incident_refresh_status(incident)
+    publish_on_commit(events_append([_ticket_event("ticket.issued", ticket, actor, incident=incident)]))
+    return ticket
+
+
+@transaction.atomic
+def incident_close(*, actor, incident_id: int, reason: str = ""):
+    """Close an incident once every ticket is closed, rejected or cancelled."""
+    _require_dispatcher(actor, "close")
+    incident = _lock_incident(incident_id)
+    if incident.closed_at:
+        return incident
+    tickets = list(incident.tickets.select_for_update())
+    still_open = [t.id for t in tickets if t.status in lifecycle.OPEN]
+    if still_open:
+        raise Conflict(
+            ERR_INCIDENT_OPEN_TICKETS.format(id=incident.id, tickets=", ".join(map(str, still_open))),
+            field="status", status=incident.status,
+        )
+    incident.closed_at, incident.closed_by = timezone.now(), actor
+    incident.save(update_fields=["closed_at", "closed_by"])
+    _incident_refresh_status(incident, tickets)
+    event = _incident_event("incident.closed", incident, actor, tickets, reason=reason)
+    publish_on_commit(events_append([event]))
+    return incident
+
+
+# ---- tickets -------------------------------------------------------------------------
+
+
+def _lock_ticket(ticket_id, actor):
+    """Return the ticket locked for update, or NotFound when missing or out of the actor's scope."""
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("incident__category", "subcenter", "accepted_by")
+        .filter(pk=ticket_id).first()
+    )
+    role = user_role(actor)
+    if ticket is None or (role == Role.OPERATOR and ticket.subcenter_id != operator_subcenter_id(actor)):
+        raise NotFound(ERR_TICKET_NOT_FOUND.format(id=ticket_id), field="ticket")
+    return ticket
+
+
+def _set_deadline(ticket, status):
+    """Set when the worker next looks at the ticket, and clear its overdue state."""
+    ticket.overdue, ticket.escalation_level = False, 0
+    step = NEXT_DEADLINE.get(status)
+    if step is None or (status == S.CONFIRMED and ticket.first_feedback_at):
+        ticket.due_at = None
+        return
+    key, start = step
+    ticket.due_at = getattr(ticket, start) + timedelta(seconds=ticket.deadlines.get(key, DEFAULT_DEADLINES[key]))
+
+
+def _transition(*, actor, ticket_id, action, event_name, reason="", now=None, extra=None):
+    """Apply one lifecycle action to a ticket; return (ticket, changed)."""
+    lifecycle.check_role(user_role(actor), action)
+    ticket = _lock_ticket(ticket_id, actor)
+    if lifecycle.already_done(ticket, action, actor):
+        return ticket, False
+    ticket.status = lifecycle.next_status(ticket, action)
+    now = now or timezone.now()
+    stamp = lifecycle.STAMPS.get(action)
+    if stamp:
+        setattr(ticket, f"{stamp}_at", now)
+        if stamp != "delivered" or actor is not None:
+            setattr(ticket, f"{stamp}_by", actor)
+    if reason:
+        ticket.reason = reason
+    if action == "reopen":
+        ticket.confirmed_at, ticket.resolved_at, ticket.resolved_by = now, None, None
+    _set_deadline(ticket, ticket.status)
+    ticket.save()
+    _incident_refresh_status(ticket.incident)
+    events = [_ticket_event(event_name, ticket, actor, reason=reason or None, **(extra or {}))]
+    publish_on_commit(events_append(events))
+    return ticket, True
+
+
+def _need_reason(reason):
+    if not (reason or "").strip():
+        raise Invalid(ERR_REASON_REQUIRED, field="reason")
+    return reason.strip()
+
+
+@transaction.atomic
+def ticket_deliver(*, actor, ticket_id: int):
+    """Record the terminal's receipt (machine acknowledgement); idempotent."""
+    return _transition(actor=actor, ticket_id=ticket_id, action="deliver", event_name="ticket.delivered")
+
+
+@transaction.atomic
+def ticket_accept(*, actor, ticket_id: int):
+    """An operator takes responsibility (human acknowledgement); idempotent for the same operator."""
+    return _transition(actor=actor, ticket_id=ticket_id, action="accept", event_name="ticket.accepted")
+
+
+@transaction.atomic
+def ticket_reject(*, actor, ticket_id: int, reason: str):
+    """An operator refuses the ticket with a reason; it goes back to the command center."""
+    reason = _need_reason(reason)
+    ticket, changed = _transition(
+        actor=actor, ticket_id=ticket_id, action="reject", event_name="ticket.rejected", reason=reason
+    )
+    if changed:
+        incident = ticket.incident
+        if ticket.subcenter.kind_id not in incident.unassigned_kinds:
+            incident.unassigned_kinds = [*incident.unassigned_kinds, ticket.subcenter.kind_id]
+            incident.save(update_fields=["unassigned_kinds"])
+    return ticket, changed
+
+
+@transaction.atomic
+def ticket_confirm(*, actor, ticket_id: int):
+    """The command center confirms the acceptance: the handoff is complete."""
+    return _transition(actor=actor, ticket_id=ticket_id, action="confirm", event_name="ticket.confirmed")
+
+
+@transaction.atomic
+def ticket_feedback(*, actor, ticket_id: int, text: str, final: bool = False):
+    """Post progress or final feedback; final feedback resolves the ticket. Return the feedback."""
+    if not (text or "").strip():
+        raise Invalid("feedback text is required", field="text")
+    action = "resolve" if final else "feedback"
+    lifecycle.check_role(user_role(actor), action)
+    ticket = _lock_ticket(ticket_id, actor)
+    lifecycle.next_status(ticket, action)  # refuses feedback in a state that takes none
+    now = timezone.now()
+    feedback = Feedback.objects.create(ticket=ticket, text=text.strip(), final=final, author=actor, created_at=now)
+    if ticket.first_feedback_at is None:
+        ticket.first_feedback_at = now
+        if ticket.status == S.CONFIRMED:
+            ticket.due_at, ticket.overdue, ticket.escalation_level = None, False, 0
+        ticket.save(update_fields=["first_feedback_at", "due_at", "overdue", "escalation_level"])
+    extra = {"feedback": feedback_data(feedback)}
+    if final:
+        _transition(actor=actor, ticket_id=ticket_id, action="resolve", event_name="ticket.resolved", now=now, extra=extra)
+    else:
+        publish_on_commit(events_append([_ticket_event("ticket.feedback", ticket, actor, **extra)]))
+    return feedback
+
+
+@transaction.atomic
+def ticket_reopen(*, actor, ticket_id: int, reason: str):
+    """Send a resolved ticket back to the sub-center, with a reason."""
+    reason = _need_reason(reason)
+    return _transition(actor=actor, ticket_id=ticket_id, action="reopen", event_name="ticket.reopened", reason=reason)
+
+
+@transaction.atomic
+def ticket_close(*, actor, ticket_id: int):
+    """The command center reviews a resolved ticket and closes it."""
+    return _transition(actor=actor, ticket_id=ticket_id, action="close", event_name="ticket.closed")
+
+
+@transaction.atomic
+def ticket_cancel(*, actor, ticket_id: int, reason: str):
+    """The command center withdraws an open ticket, with a reason."""
+    reason = _need_reason(reason)
+    return _transition(actor=actor, ticket_id=ticket_id, action="cancel", event_name="ticket.cancelled", reason=reason)

@@ -51,7 +51,7 @@ def layers_list() -> list[dict]:
 
 
 def layer_features_geojson(*, layer_name: str, bbox: Bbox | None = None) -> dict:
-    """Return a layer's features overlapping `bbox`; raise Layer.DoesNotExist if none is so named."""
+    """Return a layer's features overlapping `bbox`; raise Layer.DoesNotExist if it is unknown."""
     layer = Layer.objects.get(name=layer_name)
     rows = _in_bbox(Feature.objects.filter(layer=layer), bbox).annotate(geojson=_geojson("geom"))
     rows = rows.values_list("key", "name", "properties", "geojson")
@@ -80,7 +80,8 @@ def _geojson(field: str, tolerance: float | None = None) -> AsGeoJSON:
 
 def _feature(feature_id: str, geojson: str, **properties) -> dict:
     """Return one GeoJSON Feature."""
-    return {"type": "Feature", "id": feature_id, "geometry": json.loads(geojson), "properties": properties}
+    geometry = json.loads(geojson)
+    return {"type": "Feature", "id": feature_id, "geometry": geometry, "properties": properties}
 
 
 def _collection(features) -> dict:

@@ -3,10 +3,10 @@
 import math
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.fields import empty
 from rest_framework.decorators import api_view
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from geo import selectors
@@ -19,6 +19,7 @@ SIMPLIFY_WITH_ZOOM = "Give simplify or zoom, not both."
 LAYER_NOT_FOUND = "no layer named {name}"
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class BboxField(serializers.Field):
     """A WGS 84 bounding box written as `minlon,minlat,maxlon,maxlat`."""
 
@@ -36,12 +37,10 @@ class BboxField(serializers.Field):
             self.fail("format")
         if len(box) != 4 or not all(math.isfinite(v) for v in box):
             self.fail("format")
-        minlon, minlat, maxlon, maxlat = box
-        if not all(-180 <= lon <= 180 for lon in (minlon, maxlon)) or not all(
-            -90 <= lat <= 90 for lat in (minlat, maxlat)
-        ):
+        lons, lats = box[0::2], box[1::2]
+        if any(abs(lon) > 180 for lon in lons) or any(abs(lat) > 90 for lat in lats):
             self.fail("range")
-        if minlon > maxlon or minlat > maxlat:
+        if lons[0] > lons[1] or lats[0] > lats[1]:
             self.fail("order")
         return box
 
@@ -92,7 +91,9 @@ def layers(request):
     return Response({"layers": selectors.layers_list()})
 
 
-@extend_schema(parameters=[BboxQuery], responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+@extend_schema(
+    parameters=[BboxQuery], responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+)
 @api_view(["GET"])
 def layer_features(request, name):
     """Return a layer's features in the bbox as a GeoJSON FeatureCollection."""

@@ -35,7 +35,8 @@ def square(lon, lat, size=0.1):
 
 def asset_references(text):
     """Return every script src, link href and CSS url( in `text`."""
-    return [next(g for g in match.groups() if g is not None) for match in ASSET_REFERENCE.finditer(text)]
+    matches = ASSET_REFERENCE.finditer(text)
+    return [next(g for g in match.groups() if g is not None) for match in matches]
 
 
 def static_path(url):
@@ -69,8 +70,12 @@ def assert_css_and_source_maps_resolve(url):
 
 @pytest.fixture
 def jurisdiction():
-    parent = Jurisdiction.objects.create(code="330100", name="杭州市", level="city", geom=square(119.5, 29.5, 2))
-    return Jurisdiction.objects.create(code="330102", name="上城区", parent=parent, geom=square(120.0, 30.0))
+    parent = Jurisdiction.objects.create(
+        code="330100", name="杭州市", level="city", geom=square(119.5, 29.5, 2)
+    )
+    return Jurisdiction.objects.create(
+        code="330102", name="上城区", parent=parent, geom=square(120.0, 30.0)
+    )
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ def admin_pages(jurisdiction):
     )
     subcenter.jurisdictions.add(jurisdiction)
     layer = Layer.objects.create(name="hospitals")
-    feature = Feature.objects.create(layer=layer, key="h1", name="Hospital", geom=Point(120.05, 30.05))
+    feature = Feature.objects.create(layer=layer, key="h1", geom=Point(120.05, 30.05))
     return {
         "jurisdiction": reverse("admin:geo_jurisdiction_change", args=[jurisdiction.pk]),
         "feature": reverse("admin:geo_feature_change", args=[feature.pk]),
@@ -129,7 +134,8 @@ def test_admin_page_renders_with_only_same_origin_assets(admin_client, admin_pag
 
 
 def test_map_base_layer_is_our_jurisdictions(admin_client, jurisdiction):
-    html = admin_client.get(reverse("admin:geo_jurisdiction_change", args=[jurisdiction.pk])).content.decode()
+    url = reverse("admin:geo_jurisdiction_change", args=[jurisdiction.pk])
+    html = admin_client.get(url).content.decode()
     assert "new ol.layer.Vector" in html and "ol.layer.Tile" not in html
     base_layer_url = re.search(r'url: "([^"]+)"', html).group(1).encode().decode("unicode_escape")
     assert base_layer_url.startswith(reverse("geo:jurisdictions") + "?")
@@ -160,18 +166,20 @@ def test_saving_a_subcenter_in_the_admin_refreshes_its_coverage_area(admin_clien
 
 
 @pytest.mark.browser
-# serialized_rollback: the flush after a transactional test would drop the seeded sub-center kinds.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_admin_map_draws_our_jurisdictions_without_leaving_the_host(live_server, client, admin_user):
+@pytest.mark.django_db(transaction=True)
+def test_admin_map_draws_our_jurisdictions_from_our_host_only(live_server, client, admin_user):
     Jurisdiction.objects.create(code="west", name="West", geom=square(120.0, 30.0))
     Jurisdiction.objects.create(code="east", name="East", geom=square(121.0, 30.0))
     client.force_login(admin_user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+        )
         page = browser.new_context().new_page()
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
+        cookie = {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}
+        page.context.add_cookies([cookie])
         requested, errors = [], []
         page.on("request", lambda request: requested.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))

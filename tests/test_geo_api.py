@@ -45,18 +45,22 @@ def user_client(client, django_user_model):
 
 @pytest.fixture
 def city():
-    parent = Jurisdiction.objects.create(code="330100", name="杭州市", level="city", geom=square(119.5, 29.5, 2))
+    parent = Jurisdiction.objects.create(
+        code="330100", name="杭州市", level="city", geom=square(119.5, 29.5, 2)
+    )
     west = Jurisdiction.objects.create(
         code="330102", name="上城区", level="county", parent=parent, geom=square(120.0, 30.0)
     )
-    east = Jurisdiction.objects.create(code="330199", name="East", level="county", geom=square(121.0, 30.0))
+    east = Jurisdiction.objects.create(code="330199", name="East", geom=square(121.0, 30.0))
     return parent, west, east
 
 
 @pytest.fixture
 def hospitals():
     layer = Layer.objects.create(name="hospitals", title="Hospitals")
-    Feature.objects.create(layer=layer, key="h1", name="West", geom=Point(120.05, 30.05), properties={"beds": 300})
+    Feature.objects.create(
+        layer=layer, key="h1", name="West", geom=Point(120.05, 30.05), properties={"beds": 300}
+    )
     Feature.objects.create(layer=layer, key="h2", name="East", geom=Point(121.05, 30.05))
     # Both ends outside the bbox, but the line crosses it.
     Feature.objects.create(layer=layer, key="road", geom=LineString((119.0, 30.1), (122.0, 30.1)))
@@ -70,6 +74,12 @@ def get_json(client, name, status=200, **params):
     return response.json()
 
 
+def only_geometry(client, **params):
+    """Return the geometry of the one jurisdiction the endpoint answers with."""
+    (feature,) = get_json(client, "geo:jurisdictions", **params)["features"]
+    return feature["geometry"]
+
+
 def codes(collection):
     return {feature["properties"]["code"] for feature in collection["features"]}
 
@@ -78,7 +88,9 @@ def test_jurisdictions_are_a_feature_collection_with_map_properties(user_client,
     body = get_json(user_client, "geo:jurisdictions")
     assert body["type"] == "FeatureCollection"
     west = next(f for f in body["features"] if f["id"] == "330102")
-    assert west["properties"] == {"code": "330102", "name": "上城区", "level": "county", "parent": "330100"}
+    assert west["properties"] == {
+        "code": "330102", "name": "上城区", "level": "county", "parent": "330100"
+    }
     assert west["geometry"]["type"] == "MultiPolygon"
     lon, lat = west["geometry"]["coordinates"][0][0][0]
     assert 120 <= lon <= 120.1 and 30 <= lat <= 30.1  # lon/lat order, RFC 7946
@@ -96,9 +108,9 @@ def test_jurisdictions_bbox_touching_nothing_returns_empty_collection(user_clien
 
 def test_simplify_in_meters_reduces_vertices(user_client):
     Jurisdiction.objects.create(code="disc", name="Disc", geom=wavy_disc(120.05, 30.05))
-    full = get_json(user_client, "geo:jurisdictions")["features"][0]["geometry"]
-    coarse = get_json(user_client, "geo:jurisdictions", simplify=100, bbox=WEST_BBOX)["features"][0]["geometry"]
-    fine = get_json(user_client, "geo:jurisdictions", simplify=1)["features"][0]["geometry"]
+    full = only_geometry(user_client)
+    coarse = only_geometry(user_client, simplify=100, bbox=WEST_BBOX)
+    fine = only_geometry(user_client, simplify=1)
     assert vertex_count(full) == 721
     assert vertex_count(coarse) < vertex_count(full) / 4
     assert vertex_count(coarse) < vertex_count(fine) < vertex_count(full)
@@ -107,8 +119,8 @@ def test_simplify_in_meters_reduces_vertices(user_client):
 
 def test_zoom_reduces_vertices_more_when_zoomed_out(user_client):
     Jurisdiction.objects.create(code="disc", name="Disc", geom=wavy_disc(120.05, 30.05))
-    near = get_json(user_client, "geo:jurisdictions", zoom=18)["features"][0]["geometry"]
-    far = get_json(user_client, "geo:jurisdictions", zoom=8)["features"][0]["geometry"]
+    near = only_geometry(user_client, zoom=18)
+    far = only_geometry(user_client, zoom=8)
     assert vertex_count(far) < vertex_count(near) <= 721
 
 

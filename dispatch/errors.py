@@ -1,0 +1,36 @@
+"""The errors a service raises; the API and the stream turn each into one clear answer."""
+
+
+class DispatchError(Exception):
+    """Base: `errors` maps a field (or "detail") to messages."""
+
+    status = 400
+
+    def __init__(self, message, *, field="detail", **extra):
+        super().__init__(message)
+        self.errors = {field: [message]}
+        self.extra = extra
+
+
+class Invalid(DispatchError):
+    status = 400
+
+    @classmethod
+    def fields(cls, errors):
+        error = cls("; ".join(f"{k}: {v[0]}" for k, v in errors.items()))
+        error.errors = errors
+        return error
+
+
+class Forbidden(DispatchError):
+    status = 403
+
+
+class NotFound(DispatchError):
+    status = 404
+
+
+class Conflict(DispatchError):
+    """A forbidden transition or a lost race; `extra` carries the current status."""
+
+    status = 409

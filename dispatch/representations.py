@@ -1,0 +1,88 @@
+"""One JSON shape per thing, used by event payloads and the API alike.
+
+Applying the events to an old state gives the state the API returns now, because both
+are made by these functions.
+"""
+
+
+def iso(value):
+    return value.isoformat() if value else None
+
+
+def user_name(user):
+    return user.username if user else None
+
+
+def ticket_data(ticket):
+    """Return a ticket as the API and the stream show it."""
+    subcenter = ticket.subcenter
+    return {
+        "id": ticket.id,
+        "incident_id": ticket.incident_id,
+        "subcenter": {"id": subcenter.id, "code": subcenter.code, "name": subcenter.name, "kind": subcenter.kind_id},
+        "status": ticket.status,
+        "routing": ticket.routing,
+        "checklist": ticket.checklist,
+        "reason": ticket.reason,
+        "issued_at": iso(ticket.issued_at),
+        "delivered_at": iso(ticket.delivered_at),
+        "delivered_by": user_name(ticket.delivered_by),
+        "accepted_at": iso(ticket.accepted_at),
+        "accepted_by": user_name(ticket.accepted_by),
+        "confirmed_at": iso(ticket.confirmed_at),
+        "confirmed_by": user_name(ticket.confirmed_by),
+        "first_feedback_at": iso(ticket.first_feedback_at),
+        "resolved_at": iso(ticket.resolved_at),
+        "closed_at": iso(ticket.closed_at),
+        "rejected_at": iso(ticket.rejected_at),
+        "cancelled_at": iso(ticket.cancelled_at),
+        "due_at": iso(ticket.due_at),
+        "overdue": ticket.overdue,
+        "escalation_level": ticket.escalation_level,
+    }
+
+
+def incident_data(incident):
+    """Return an incident's own fields (no tickets) as the API and the stream show them."""
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "category": incident.category.code,
+        "category_name": incident.category.name,
+        "severity": incident.severity,
+        "status": incident.status,
+        "location": {"type": "Point", "coordinates": [incident.location.x, incident.location.y]},
+        "address": incident.address,
+        "description": incident.description,
+        "reporter_name": incident.reporter_name,
+        "reporter_phone": incident.reporter_phone,
+        "occurred_at": iso(incident.occurred_at),
+        "reported_at": iso(incident.reported_at),
+        "source": incident.source,
+        "routing": incident.routing,
+        "unassigned_kinds": incident.unassigned_kinds,
+        "closed_at": iso(incident.closed_at),
+    }
+
+
+def feedback_data(feedback):
+    return {
+        "id": feedback.id,
+        "ticket_id": feedback.ticket_id,
+        "text": feedback.text,
+        "final": feedback.final,
+        "author": user_name(feedback.author),
+        "created_at": iso(feedback.created_at),
+    }
+
+
+def event_data(event):
+    """Return an event as it travels on the stream and in the timeline."""
+    return {
+        "seq": event.seq,
+        "name": event.name,
+        "incident_id": event.incident_id,
+        "ticket_id": event.ticket_id,
+        "at": iso(event.created_at),
+        "payload": event.payload,
+    }
