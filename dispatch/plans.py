@@ -1,6 +1,6 @@
 """Response plans (预案): which plan applies, which kinds it dispatches."""
 
-from dispatch.models import ResponsePlan
+from dispatch.models import Category, ResponsePlan
 
 DEFAULT_DEADLINES = {"deliver_s": 10, "accept_s": 60, "confirm_s": 60, "feedback_s": 1800}
 
@@ -14,8 +14,9 @@ def plan_for(*, category, severity):
 
 
 def plan_kinds(*, category, severity):
-    """Return the sub-center kinds a category's plan co-dispatches at a severity."""
-    from dispatch.models import Category
-
-    plan = plan_for(category=Category.objects.get(code=category), severity=severity)
+    """Return the kinds a category's plan co-dispatches at a severity (None: unknown category)."""
+    found = Category.objects.filter(code=category).first()
+    if found is None:
+        return None
+    plan = plan_for(category=found, severity=severity)
     return [kind.code for kind in plan.kinds.all()] if plan else []

@@ -219,7 +219,7 @@ def _incident_refresh_status(incident, tickets=None):
 
 
 def _lock_incident(incident_id):
-    incident = Incident.objects.select_for_update().select_related("category", "plan").filter(pk=incident_id).first()
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("category", "plan").filter(pk=incident_id).first()
     if incident is None:
         raise NotFound(ERR_INCIDENT_NOT_FOUND.format(id=incident_id))
     return incident
@@ -277,10 +277,14 @@ def incident_close(*, actor, incident_id: int, reason: str = ""):
 
 
 def _lock_ticket(ticket_id, actor):
-    """Return the ticket locked for update, or NotFound when missing or out of the actor's scope."""
+    """Return the ticket locked for update, or NotFound when missing or out of the actor's scope.
+
+    Joins only rows no concurrent service changes: after waiting for the lock, PostgreSQL
+    re-reads the ticket but not the joined rows (a joined accepted_by would be stale).
+    """
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("incident__category", "subcenter", "accepted_by")
+        .select_related("incident__category", "subcenter")
         .filter(pk=ticket_id).first()
     )
     role = user_role(actor)

@@ -1,8 +1,10 @@
 """Shared test set-up: real PostGIS (the embedded cluster or DATABASE_URL), real Redis."""
 
+import importlib
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -13,3 +15,63 @@ def shared_data():
     """Return the folder of real boundary and facility data (shared/data beside the repo)."""
     assert SHARED_DATA.is_dir(), f"shared data missing at {SHARED_DATA}"
     return SHARED_DATA
+
+
+def ensure_seed():
+    """Restore what migrations seed (kinds, categories, plans, the event head).
+
+    A transactional test empties every table when it ends; the next test must not
+    depend on whether one ran before it.
+    """
+    from dispatch.models import EventHead
+
+    importlib.import_module("geo.migrations.0002_subcenter_kinds").add_kinds(apps, None)
+    importlib.import_module("dispatch.migrations.0004_seed_categories_plans").seed(apps, None)
+    EventHead.objects.get_or_create(pk=1)
+
+
+def ensure_sample_city():
+    """Load 临沧市 (8 counties × 6 sub-centers) unless it is already there."""
+    from dispatch.management.commands.load_sample_city import load_geodata
+    from geo.models import SubCenter
+
+    ensure_seed()
+    if SubCenter.objects.filter(code__startswith="5309").count() != 48:
+        load_geodata()
+
+
+@pytest.fixture
+def seeded(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        ensure_seed()
+
+
+@pytest.fixture
+def sample_city(django_db_setup, django_db_blocker):
+    """The sample city, committed outside the test's transaction so it loads once."""
+    with django_db_blocker.unblock():
+        ensure_sample_city()
+
+
+@pytest.fixture
+def cast(sample_city, db):
+    """A small fixed cast: a dispatcher, a leader, an admin, and two operators of 凤庆县."""
+    from dispatch.services import user_add
+
+    def make(username, role, subcenter=None):
+        return user_add(username=username, role=role, subcenter_code=subcenter, password="pw-" + username)[0]
+
+    return type("Cast", (), {
+        "dispatcher": make("t-dispatcher", "dispatcher"),
+        "leader": make("t-leader", "leader"),
+        "admin": make("t-admin", "admin"),
+        "water_op": make("t-water", "operator", "530921-water"),
+        "water_op2": make("t-water2", "operator", "530921-water"),
+        "health_op": make("t-health", "operator", "530921-health"),
+    })
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Hash test passwords cheaply; the cast is created for every test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

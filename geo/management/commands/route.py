@@ -34,7 +34,12 @@ class Command(BaseCommand):
         if options["category"]:
             from dispatch.plans import plan_kinds  # dispatch sits above geo; only this command looks up
 
-            return plan_kinds(category=options["category"], severity=options["severity"] or 4)
+            kinds = plan_kinds(category=options["category"], severity=options["severity"] or 4)
+            if kinds is None:
+                raise CommandError(f"unknown category {options['category']!r}")
+            if not kinds:
+                raise CommandError(f"no response plan for {options['category']}: the command center assigns by hand")
+            return kinds
         known = list(SubCenterKind.objects.values_list("code", flat=True))
         if not options["kinds"]:
             return known
