@@ -2,16 +2,17 @@
 
 import posixpath
 import re
-import shutil
 
 import pytest
 from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.contrib.staticfiles import finders
 from django.urls import reverse
+from playwright.sync_api import sync_playwright
 
 from geo.models import Feature, Jurisdiction, Layer, SubCenter, SubCenterKind
 from geo.widgets import OfflineMapWidget
+from tests.browser import launch_chromium
 
 pytestmark = pytest.mark.django_db
 
@@ -172,11 +173,8 @@ def test_admin_map_draws_our_jurisdictions_from_our_host_only(live_server, clien
     Jurisdiction.objects.create(code="east", name="East", geom=square(121.0, 30.0))
     client.force_login(admin_user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-        )
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
         page = browser.new_context().new_page()
         cookie = {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}
         page.context.add_cookies([cookie])
