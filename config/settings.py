@@ -107,6 +107,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "dispatch.api.errors.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -124,3 +125,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Realtime stream: clients send a heartbeat every HEARTBEAT_S; a terminal is offline once its
+# last heartbeat is older than TERMINAL_STALE_S (a killed process leaves no goodbye).
+HEARTBEAT_S = env_int("HEARTBEAT_S", 15)
+TERMINAL_STALE_S = env_int("TERMINAL_STALE_S", 45)
+# A `since` further behind than this gets resync_required and a fresh snapshot.
+REPLAY_LIMIT = env_int("REPLAY_LIMIT", 5000)

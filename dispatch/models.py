@@ -228,3 +228,18 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.seq} {self.name}"
+
+
+class Terminal(models.Model):
+    """One live stream connection of a sub-center operator: presence and terminal health."""
+
+    channel_name = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+    subcenter = models.ForeignKey("geo.SubCenter", on_delete=models.CASCADE, related_name="terminals")
+    connected_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    audio_armed = models.BooleanField(default=False)
+    page_visible = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subcenter", "last_heartbeat_at"], name="terminal_live")]

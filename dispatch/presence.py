@@ -1,0 +1,88 @@
+"""Terminal presence (在线状态): which sub-centers have a live terminal that can ring.
+
+A terminal is live while its heartbeats keep coming: a process killed without a goodbye
+leaves a row whose heartbeat simply goes stale. Changes of a sub-center's summary are
+`terminal.presence` events for the command center.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from dispatch.events import events_append
+from dispatch.models import Terminal
+from dispatch.publisher import publish_on_commit
+from geo.models import SubCenter
+
+
+def stale_after():
+    return timedelta(seconds=settings.TERMINAL_STALE_S)
+
+
+def subcenter_terminal_health(subcenter_ids, *, now=None):
+    """Return {subcenter id: {online, audio_armed, last_heartbeat}} for the given sub-centers."""
+    live_since = (now or timezone.now()) - stale_after()
+    rows = (
+        Terminal.objects.filter(subcenter_id__in=subcenter_ids, last_heartbeat_at__gte=live_since)
+        .values("subcenter_id")
+        .annotate(online=Count("id"), armed=Count("id", filter=Q(audio_armed=True)), last=Max("last_heartbeat_at"))
+    )
+    health = {sid: {"online": 0, "audio_armed": False, "last_heartbeat": None} for sid in subcenter_ids}
+    for row in rows:
+        health[row["subcenter_id"]] = {
+            "online": row["online"], "audio_armed": row["armed"] > 0,
+            "last_heartbeat": row["last"].isoformat(),
+        }
+    return health
+
+
+def subcenter_has_live_terminal(subcenter_id):
+    return subcenter_terminal_health([subcenter_id])[subcenter_id]["online"] > 0
+
+
+def _announce_if_changed(subcenter_id, before, actor):
+    after = subcenter_terminal_health([subcenter_id])[subcenter_id]
+    if (before["online"], before["audio_armed"]) == (after["online"], after["audio_armed"]):
+        return
+    subcenter = SubCenter.objects.get(pk=subcenter_id)
+    payload = {"subcenter": {"id": subcenter.id, "code": subcenter.code, "name": subcenter.name}, **after}
+    publish_on_commit(events_append([{"name": "terminal.presence", "actor": actor, "payload": payload}]))
+
+
+@transaction.atomic
+def terminal_connect(*, channel_name: str, user, subcenter_id: int) -> None:
+    """Record a terminal's connection."""
+    before = subcenter_terminal_health([subcenter_id])[subcenter_id]
+    now = timezone.now()
+    Terminal.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"user": user, "subcenter_id": subcenter_id, "connected_at": now, "last_heartbeat_at": now},
+    )
+    _announce_if_changed(subcenter_id, before, user)
+
+
+@transaction.atomic
+def terminal_heartbeat(*, channel_name: str, audio_armed: bool, page_visible: bool) -> None:
+    """Record a heartbeat with the terminal's health."""
+    terminal = Terminal.objects.select_related("user").filter(channel_name=channel_name).first()
+    if terminal is None:
+        return
+    before = subcenter_terminal_health([terminal.subcenter_id])[terminal.subcenter_id]
+    Terminal.objects.filter(pk=terminal.pk).update(
+        last_heartbeat_at=timezone.now(), audio_armed=audio_armed, page_visible=page_visible
+    )
+    _announce_if_changed(terminal.subcenter_id, before, terminal.user)
+
+
+@transaction.atomic
+def terminal_disconnect(*, channel_name: str) -> None:
+    """Forget a terminal that said goodbye."""
+    terminal = Terminal.objects.select_related("user").filter(channel_name=channel_name).first()
+    if terminal is None:
+        return
+    before = subcenter_terminal_health([terminal.subcenter_id])[terminal.subcenter_id]
+    terminal.delete()
+    _announce_if_changed(terminal.subcenter_id, before, terminal.user)

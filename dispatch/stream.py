@@ -1,0 +1,42 @@
+"""Reads for the event stream: the snapshot of open work and the log after a seq, per scope.
+
+A scope is None (dispatchers and leaders: everything) or a sub-center id (an operator).
+"""
+
+from django.db import connection, transaction
+
+from dispatch.lifecycle import OPEN
+from dispatch.models import Event, EventHead, Incident, IncidentStatus, Ticket
+from dispatch.representations import event_data, incident_data, ticket_data
+
+
+def current_seq():
+    return EventHead.objects.values_list("seq", flat=True).get(pk=1)
+
+
+def snapshot(scope):
+    """Return (seq, incidents, tickets): the open work in scope, exactly as of seq."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        seq = current_seq()
+        tickets = Ticket.objects.filter(status__in=OPEN).select_related(
+            "subcenter", "delivered_by", "accepted_by", "confirmed_by"
+        )
+        incidents = Incident.objects.exclude(status=IncidentStatus.CLOSED).select_related("category")
+        if scope is not None:
+            tickets = tickets.filter(subcenter_id=scope)
+            incidents = incidents.filter(tickets__subcenter_id=scope).distinct()
+        return seq, [incident_data(i) for i in incidents], [ticket_data(t) for t in tickets]
+
+
+def events_after(scope, after, *, before=None, limit=None):
+    """Return the events in scope with after < seq (< before), in seq order, as wire dicts."""
+    events = Event.objects.filter(seq__gt=after).order_by("seq")
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    if scope is not None:
+        events = events.filter(audience__contains=[scope])
+    if limit is not None:
+        events = events[:limit]
+    return [event_data(e) for e in events]

@@ -1,0 +1,171 @@
+"""The one WebSocket stream: /ws/v1/stream?since=<seq>.
+
+connect: authorize → join the groups → hello → snapshot → replay → live. Subscribing before
+reading state loses nothing: whatever commits meanwhile is both in the replay and rung on
+the doorbell, and a seq already sent is dropped. The channel layer only rings; the events
+come from the log, and a gap in seq is filled from the database before sending on.
+"""
+
+import json
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from dispatch import presence, services, stream
+from dispatch.errors import DispatchError
+from dispatch.publisher import GROUP_ALL, subcenter_group
+from dispatch.roles import Role
+from realtime import frames
+from realtime.auth import origin_allowed, who
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_ABUSE = 4408
+BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
+BAD_FRAME_WINDOW_S = 60
+
+ACTIONS = {
+    frames.Delivered: lambda user, f: services.ticket_deliver(actor=user, ticket_id=f.ticket),
+    frames.Accept: lambda user, f: services.ticket_accept(actor=user, ticket_id=f.ticket),
+    frames.Reject: lambda user, f: services.ticket_reject(actor=user, ticket_id=f.ticket, reason=f.reason),
+}
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    scope_id = None  # None: everything; else the operator's sub-center id
+    last_seq = 0
+
+    async def connect(self):
+        self.groups_joined = []
+        self.bad_frames = []
+        await self.accept()
+        if not origin_allowed(self.scope):
+            return await self.refuse(CLOSE_FORBIDDEN, "origin", "cross-origin connection refused")
+        self.user, role, subcenter_id = await database_sync_to_async(who)(self.scope)
+        if self.user is None:
+            return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "authentication required (session or token)")
+        if role is None or (role == Role.OPERATOR and subcenter_id is None):
+            return await self.refuse(CLOSE_FORBIDDEN, "role", "this user has no role on the stream")
+        self.scope_id = subcenter_id if role == Role.OPERATOR else None
+        await self.join(subcenter_group(self.scope_id) if self.scope_id else GROUP_ALL)
+        if self.scope_id:
+            await database_sync_to_async(presence.terminal_connect)(
+                channel_name=self.channel_name, user=self.user, subcenter_id=self.scope_id
+            )
+        await self.start(role, self.since())
+
+    async def refuse(self, code, field, message):
+        await self.send_json(frames.error(code=code, message=message, field=field))
+        await self.close(code=code, reason=message)
+
+    async def join(self, group):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    def since(self):
+        raw = parse_qs(self.scope.get("query_string", b"").decode()).get("since", [None])[0]
+        try:
+            return int(raw) if raw not in (None, "") else None
+        except ValueError:
+            return -1  # answered with resync_required, never a crash
+
+    async def start(self, role, since):
+        seq, incidents, tickets = await database_sync_to_async(stream.snapshot)(self.scope_id)
+        await self.send_json(frames.hello(seq=seq, user=self.identity(role), heartbeat_s=settings.HEARTBEAT_S))
+        if since is not None and (since < 0 or since > seq or seq - since > settings.REPLAY_LIMIT):
+            reason = "since is not a seq of this log" if since < 0 or since > seq else "since is too far behind"
+            await self.send_json(frames.resync_required(since=since, seq=seq, reason=reason))
+            since = None
+        await self.send_json(frames.snapshot(seq=seq, incidents=incidents, tickets=tickets))
+        self.last_seq = since if since is not None else seq
+        await self.catch_up()
+
+    def identity(self, role):
+        return {"username": self.user.username, "role": role.value, "subcenter_id": self.scope_id}
+
+    async def catch_up(self, before=None):
+        """Send every event in scope after the last one sent (and before `before`)."""
+        events = await database_sync_to_async(stream.events_after)(self.scope_id, self.last_seq, before=before)
+        await self.send_events(events)
+
+    async def send_events(self, events):
+        for event in events:
+            if event["seq"] > self.last_seq:
+                await self.send_json(frames.event(event))
+                self.last_seq = event["seq"]
+
+    async def events_new(self, message):
+        """The doorbell: events just committed. Fill any gap from the log, then send them."""
+        events = [e for e in message["events"] if e["seq"] > self.last_seq]
+        if not events:
+            return
+        if events[0]["seq"] != self.last_seq + 1:
+            await self.catch_up(before=events[0]["seq"])
+        await self.send_events(events)
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.scope_id:
+            await database_sync_to_async(presence.terminal_disconnect)(channel_name=self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            frame = self.parse(text_data, bytes_data)
+        except frames.FrameError as problem:
+            await self.send_json(frames.error(code="bad_frame", message=str(problem), field=problem.field))
+            return await self.count_bad_frame()
+        await self.handle(frame)
+
+    def parse(self, text_data, bytes_data):
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None or len(raw) > frames.MAX_FRAME_BYTES:
+            raise frames.FrameError(f"a frame is at most {frames.MAX_FRAME_BYTES} bytes")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise frames.FrameError("a frame is one JSON object") from None
+        return frames.parse_client_frame(data)
+
+    async def count_bad_frame(self):
+        now = time.monotonic()
+        self.bad_frames = [t for t in self.bad_frames if now - t < BAD_FRAME_WINDOW_S] + [now]
+        if len(self.bad_frames) > BAD_FRAMES_ALLOWED:
+            await self.refuse(CLOSE_ABUSE, "frame", "too many bad frames")
+
+    async def handle(self, frame):
+        if isinstance(frame, frames.Ping):
+            return await self.send_json(frames.pong(ref=frame.ref))
+        if isinstance(frame, frames.Heartbeat):
+            if self.scope_id:
+                await database_sync_to_async(presence.terminal_heartbeat)(
+                    channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
+                )
+            await self.catch_up()  # a lost doorbell costs at most one heartbeat of latency
+            return await self.send_json(frames.pong(ref=frame.ref))
+        await self.send_json(await database_sync_to_async(self.act)(frame))
+
+    def act(self, frame):
+        """Call the one service a frame asks for; return its result frame."""
+        try:
+            if isinstance(frame, frames.Feedback):
+                feedback = services.ticket_feedback(
+                    actor=self.user, ticket_id=frame.ticket, text=frame.text, final=frame.final
+                )
+                return frames.result_ok(ref=frame.ref, ticket_id=frame.ticket, feedback_id=feedback.id, changed=True)
+            ticket, changed = ACTIONS[type(frame)](self.user, frame)
+            return frames.result_ok(ref=frame.ref, ticket_id=ticket.id, status=ticket.status, changed=changed)
+        except DispatchError as problem:
+            return frames.result_error(ref=frame.ref, errors=problem.errors, status=problem.extra.get("status"))
+        except Exception:  # one client's bad luck must not end its stream or anyone else's
+            log.exception("stream action %r failed", frame)
+            return frames.result_error(ref=frame.ref, errors={"detail": ["internal error; the action was not applied"]})
+
+    async def send_json(self, content):
+        await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
