@@ -20,6 +20,7 @@ def commands(env):
             python, "-m", "daphne", "-b", "127.0.0.1", "-p", port,
             "--websocket_timeout", "-1", "--proxy-headers", "config.asgi:application",
         ],
+        "worker": [python, "manage.py", "run_dispatch_worker"],
     }
 
 

@@ -72,7 +72,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_host(REDIS_URL)], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [redis_host(REDIS_URL)], "capacity": 1000, "expiry": 30,
+                # Separate systems (or a test run beside a running demo) sharing one Redis.
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "geodispatch"),
+            },
         }
     }
 else:
@@ -132,3 +136,11 @@ HEARTBEAT_S = env_int("HEARTBEAT_S", 15)
 TERMINAL_STALE_S = env_int("TERMINAL_STALE_S", 45)
 # A `since` further behind than this gets resync_required and a fresh snapshot.
 REPLAY_LIMIT = env_int("REPLAY_LIMIT", 5000)
+
+# Deadline worker and escalation ladder (docs/OPERATIONS.md, "Escalation").
+ESCALATION_STEP_S = env_int("ESCALATION_STEP_S", 30)
+NOTIFIER_BACKEND = env_str("NOTIFIER_BACKEND", "dispatch.notifiers.LogNotifier")
+NOTIFIER_WEBHOOK_URL = env_str("NOTIFIER_WEBHOOK_URL", "")
+NOTIFIER_TIMEOUT_S = env_int("NOTIFIER_TIMEOUT_S", 5)
+NOTIFIER_RETRIES = env_int("NOTIFIER_RETRIES", 3)
+LEADER_PHONES = env_list("LEADER_PHONES")

@@ -87,7 +87,7 @@ _RELATED = ("incident", "subcenter", "delivered_by", "accepted_by", "confirmed_b
 
 def _claimable():
     # OF self: the joined rows are only read, and FOR UPDATE refuses the nullable side of an outer join.
-    return Ticket.objects.select_related(*_RELATED)
+    return Ticket.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*_RELATED)
 
 
 def _climb(ticket, *, level, now, step, reason=None):
@@ -98,7 +98,7 @@ def _climb(ticket, *, level, now, step, reason=None):
         return None
     due_at = now + step if level < TOP_LEVEL else None
     won = Ticket.objects.filter(
-        pk=ticket.pk
+        pk=ticket.pk, status=ticket.status, escalation_level=ticket.escalation_level, due_at=ticket.due_at
     ).update(overdue=True, escalation_level=level, due_at=due_at)
     if won != 1:  # another worker got there first
         return None
