@@ -2,7 +2,8 @@
 
 GCJ-02 is WGS 84 plus a published, deterministic offset (the "Krasovsky" formula
 circulated as eviltransform/coordtransform) of about 100–700 m inside mainland
-China and none outside it. The forward direction is closed-form; the inverse has no
+China and none outside a rough bounding box of it (the published formula's rectangle: so
+points in, say, Seoul are shifted too, exactly as the map providers shift them). The forward direction is closed-form; the inverse has no
 closed form and is solved by fixed-point iteration: start at the GCJ-02 point, apply
 the forward offset, step back by the error, repeat until the error is below 1e-9
 degrees (about 0.1 mm). Converges in 3–5 steps. All functions take numpy arrays.

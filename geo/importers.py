@@ -65,8 +65,12 @@ def _read_geojson(path):
         raise GeodataError(f"{path}: not valid GeoJSON ({exc})") from None
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise GeodataError(f"{path}: not a GeoJSON FeatureCollection")
+    if not isinstance(data.get("features"), list):
+        raise GeodataError(f"{path}: 'features' must be a list")
     features = []
-    for number, feature in enumerate(data.get("features") or [], start=1):
+    for number, feature in enumerate(data["features"], start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise GeodataError(f"{path}: feature {number}: not a GeoJSON Feature object")
         try:
             geometry = shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
@@ -135,6 +139,8 @@ def clean_geometry(path, feature, label, *, polygonal, gcj02):
             f"{path}: feature {label}: geometry is {geometry.geom_type}, "
             "jurisdictions need Polygon or MultiPolygon"
         )
+    geometry = shapely.force_2d(geometry)  # heights are not kept; the columns are 2D
+    _check_lon_lat(path, label, geometry)
     if gcj02:
         geometry = geometry_gcj02_to_wgs84(geometry)
     repaired = not geometry.is_valid
@@ -147,6 +153,15 @@ def clean_geometry(path, feature, label, *, polygonal, gcj02):
     if polygonal and geometry.geom_type == "Polygon":
         geometry = shapely.MultiPolygon([geometry])
     return geometry, repaired
+
+
+def _check_lon_lat(path, label, geometry):
+    minx, miny, maxx, maxy = geometry.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise GeodataError(
+            f"{path}: feature {label}: coordinates are not longitude/latitude "
+            f"(bounds {minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}); reproject the file to WGS 84"
+        )
 
 
 def _polygons_only(geometry):

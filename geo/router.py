@@ -52,7 +52,9 @@ _FROM = """
     JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
     JOIN geo_subcenter sc ON sc.id = sj.subcenter_id
 """
-_ORDER = "sc.priority DESC, sc.coverage_area_m2 ASC, sc.code ASC"
+# Codes compare byte-wise (COLLATE "C"), as Python sorts them in geo.bulk, whatever the
+# database's collation; the jurisdiction code settles which one of an owner's is reported.
+_ORDER = 'sc.priority DESC, sc.coverage_area_m2 ASC, sc.code COLLATE "C" ASC, j.code COLLATE "C" ASC'
 
 COVERING_SQL = f"""
     SELECT {_COLUMNS}

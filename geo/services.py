@@ -52,7 +52,14 @@ def jurisdictions_import(*, records, level, subcenter_kinds=()) -> ImportReport:
         for record in records:
             report.subcenters_created += _subcenter_for(by_code[record.key], kind)
     _refresh_coverage_areas(SubCenter.objects.filter(jurisdictions__in=by_code.values()))
+    _analyze()
     return report
+
+
+def _analyze():
+    """Refresh planner statistics: right after a bulk import, routing is 40× slower without."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE geo_jurisdiction, geo_subcenter, geo_subcenter_jurisdictions")
 
 
 def _kinds(codes):
