@@ -22,6 +22,7 @@ from dispatch.events import events_append
 from dispatch.models import Category, Feedback, Incident, IncidentStatus, OperatorPost, Ticket
 from dispatch.models import TicketStatus as S
 from dispatch.plans import DEFAULT_DEADLINES, plan_for
+from dispatch.presence import subcenter_terminal_health
 from dispatch.publisher import publish_on_commit
 from dispatch.representations import feedback_data, incident_data, ticket_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
@@ -165,7 +166,21 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
         why = "no response plan for this category" if not plan else "no owner found for some kinds"
         drafts.append(_incident_event("incident.triage", incident, actor, tickets, reason=why))
     publish_on_commit(events_append(drafts))
+    _escalate_unattended(tickets)
     return incident
+
+
+ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
+
+
+def _escalate_unattended(tickets):
+    """Page the duty phone at once for tickets whose sub-center has no live terminal."""
+    from dispatch.escalation import ticket_escalate_now  # escalation builds on this module
+
+    health = subcenter_terminal_health([t.subcenter_id for t in tickets])
+    for ticket in tickets:
+        if health[ticket.subcenter_id]["online"] == 0:
+            ticket_escalate_now(ticket_id=ticket.id, reason=ERR_NO_LIVE_TERMINAL)
 
 
 def _ticket_issue(incident, subcenter, routing, actor, now):
@@ -248,6 +263,7 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
         incident.save(update_fields=["unassigned_kinds"])
     _incident_refresh_status(incident)
     publish_on_commit(events_append([_ticket_event("ticket.issued", ticket, actor, incident=incident)]))
+    _escalate_unattended([ticket])
     return ticket
 
 

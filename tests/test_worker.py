@@ -54,7 +54,7 @@ def memory_notifier():
 
 
 @pytest.fixture
-def city(sample_city):
+def city(sample_city, terminals_online):
     """Lincang, with a duty phone for every sub-center."""
     SubCenter.objects.update(duty_phone=Concat(Value("0883-"), Cast("id", CharField())))
 
