@@ -96,7 +96,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".data" / "static"
 # Browser libraries installed from npm (package-lock.json) and served by the project itself.
-STATICFILES_DIRS = [("vendor/ol", BASE_DIR / "node_modules" / "ol")]
+STATICFILES_DIRS = [
+    ("vendor/ol", BASE_DIR / "node_modules" / "ol"),
+    ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+    ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
+]
+# A tile server on the isolated network (e.g. http://tiles.local/{z}/{x}/{y}.png); empty: our vector data only.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial
 # references; only administrators import files, so the warning is acknowledged here.
@@ -106,8 +112,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: a request without credentials gets 401 with WWW-Authenticate: Token.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -118,6 +125,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "GeoDispatch API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "DEFAULT_GENERATOR_CLASS": "dispatch.api.generator.ApiSchemaGenerator",
 }
 
 # Router: a point outside every coverage but within this distance goes to the nearest one.

@@ -245,9 +245,14 @@ def run_tests(env, args):
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
+def run_bench(env, args):
+    """The benchmarks (bench/README.md): their own database, prefix and ports; never in `test`."""
+    return subprocess.run([sys.executable, "-m", "bench", *args], env=env, cwd=ROOT).returncode
+
+
 def main(argv):
-    if not argv or argv[0] not in {"run", "test", "manage"}:
-        print(__doc__.split("\n\n")[0], "\nusage: ./geodispatch run | test [PYTEST ARGS] | manage ARGS")
+    if not argv or argv[0] not in {"run", "test", "manage", "bench"}:
+        print(__doc__.split("\n\n")[0], "\nusage: ./geodispatch run | test [PYTEST ARGS] | manage ARGS | bench [ARGS]")
         return 2
     services = Services()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -258,6 +263,8 @@ def main(argv):
             return 0
         if argv[0] == "test":
             return run_tests(env, argv[1:])
+        if argv[0] == "bench":
+            return run_bench(env, argv[1:])
         return manage(env, *argv[1:], check=False).returncode
     except KeyboardInterrupt:
         return 130

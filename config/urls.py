@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", health, name="health"),
     path("api/v1/", include("geo.urls")),
+    path("api/v1/", include("dispatch.api.urls")),
+    path("", include("frontend.urls")),
 ]

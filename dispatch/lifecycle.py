@@ -19,8 +19,12 @@ TRANSITIONS = {
     "cancel": {status: S.CANCELLED for status in OPEN},
 }
 
-# Who may take each action; operators only on their own sub-center's tickets.
+# Who may take each action; operators only on their own sub-center's tickets. Admins are
+# bound to no sub-center, so the terminal's actions are not theirs.
 ACTION_ROLES = {
+    "report": {Role.DISPATCHER, Role.ADMIN},
+    "assign": {Role.DISPATCHER, Role.ADMIN},
+    "close_incident": {Role.DISPATCHER, Role.ADMIN},
     "deliver": {Role.OPERATOR},
     "accept": {Role.OPERATOR},
     "reject": {Role.OPERATOR},

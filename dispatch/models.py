@@ -110,7 +110,9 @@ class Incident(models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(
+        max_length=128, null=True, blank=True, help_text="A client's retry key; unique per reporting user."
+    )
     request_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -118,6 +120,7 @@ class Incident(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(severity__gte=1, severity__lte=4), name="incident_severity_1_4"),
             models.CheckConstraint(condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"),
+            models.UniqueConstraint(fields=["reported_by", "idempotency_key"], name="incident_idempotency_per_client"),
         ]
 
     def __str__(self):

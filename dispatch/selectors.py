@@ -18,6 +18,7 @@ from dispatch import lifecycle
 from dispatch.errors import Invalid, NotFound
 from dispatch.models import Category, Event, Feedback, Incident, IncidentStatus, ResponsePlan, Ticket, TicketStatus
 from dispatch.plans import plan_for
+from dispatch.presence import subcenter_terminal_health
 from dispatch.representations import event_data, feedback_data, incident_data, ticket_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import Jurisdiction, Layer, SubCenter, SubCenterKind
@@ -253,22 +254,11 @@ def categories_list() -> list[dict]:
     ]
 
 
-def subcenter_terminal_health(subcenter_ids) -> dict[int, dict]:
-    """Return {sub-center id: terminal health}; for now every terminal in the unknown state.
-
-    Presence (online terminals, audio armed, last heartbeat) arrives with the realtime
-    stream's heartbeat frames; until it is stored, nothing here can be known.
-    """
-    return {
-        subcenter_id: {"online": 0, "audio_armed": False, "last_heartbeat": None}
-        for subcenter_id in subcenter_ids
-    }
-
-
 def subcenters_list() -> list[dict]:
-    """Return every sub-center with its kind, covered jurisdictions and duty phone."""
+    """Return every sub-center with its kind, covered jurisdictions, duty phone and terminal health."""
     coverage = Prefetch("jurisdictions", queryset=Jurisdiction.objects.only("id", "code").order_by("code"))
-    subcenters = SubCenter.objects.select_related("kind").prefetch_related(coverage).order_by("code")
+    subcenters = list(SubCenter.objects.select_related("kind").prefetch_related(coverage).order_by("code"))
+    health = subcenter_terminal_health([subcenter.id for subcenter in subcenters])
     return [
         {
             "id": subcenter.id,
@@ -282,6 +272,7 @@ def subcenters_list() -> list[dict]:
             "priority": subcenter.priority,
             "jurisdictions": [j.code for j in subcenter.jurisdictions.all()],
             "coverage_area_m2": subcenter.coverage_area_m2,
+            "terminal": health[subcenter.id],
         }
         for subcenter in subcenters
     ]

@@ -101,23 +101,25 @@ def incident_report(
         "reporter_phone": reporter_phone, "occurred_at": occurred_at,
     }
     digest = request_digest(fields)
+    lifecycle.check_role(user_role(actor), "report")
     if idempotency_key:
-        existing = _incident_for_key(idempotency_key, digest)
+        existing = _incident_for_key(actor, idempotency_key, digest)
         if existing:
             return existing, False
     try:
         with transaction.atomic():
             incident = _incident_create(actor, fields, source, idempotency_key, digest)
     except IntegrityError:
-        existing = idempotency_key and _incident_for_key(idempotency_key, digest)
+        existing = idempotency_key and _incident_for_key(actor, idempotency_key, digest)
         if not existing:
             raise
         return existing, False  # a concurrent retry with the same key won the race
     return incident, True
 
 
-def _incident_for_key(key, digest):
-    incident = Incident.objects.filter(idempotency_key=key).first()
+def _incident_for_key(actor, key, digest):
+    """Return the incident this client already reported under this key (keys are per client)."""
+    incident = Incident.objects.filter(reported_by=actor, idempotency_key=key).first()
     if incident and incident.request_digest != digest:
         raise Conflict(ERR_IDEMPOTENCY_REUSED, field="idempotency_key")
     return incident
@@ -240,14 +242,10 @@ def _lock_incident(incident_id):
     return incident
 
 
-def _require_dispatcher(actor, action):
-    lifecycle.check_role(user_role(actor), action)
-
-
 @transaction.atomic
 def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str = ""):
     """Assign a sub-center by hand (from triage, or after a rejection); return the new ticket."""
-    _require_dispatcher(actor, "confirm")
+    lifecycle.check_role(user_role(actor), "assign")
     incident = _lock_incident(incident_id)
     if incident.closed_at:
         raise Conflict(ERR_INCIDENT_CLOSED.format(id=incident.id), field="status", status=incident.status)
@@ -270,7 +268,7 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
 @transaction.atomic
 def incident_close(*, actor, incident_id: int, reason: str = ""):
     """Close an incident once every ticket is closed, rejected or cancelled."""
-    _require_dispatcher(actor, "close")
+    lifecycle.check_role(user_role(actor), "close_incident")
     incident = _lock_incident(incident_id)
     if incident.closed_at:
         return incident

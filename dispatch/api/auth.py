@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from dispatch.api import serializers as s
+from dispatch.api import shapes
 from dispatch.api.base import ERRORS, ApiView
 from dispatch.errors import Invalid
 
@@ -28,7 +29,7 @@ class TokenView(ApiView):
 
     @extend_schema(
         operation_id="auth_token", request=s.TokenIn, auth=[],
-        responses={200: s.TokenOut, 400: ERRORS[400], 413: ERRORS[413]},
+        responses={200: shapes.TokenOut, 400: ERRORS[400], 413: ERRORS[413]},
     )
     def post(self, request):
         """Return the caller's API token (the same one until it is revoked)."""

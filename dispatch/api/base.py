@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from dispatch.api.parsers import LimitedJSONParser
 from dispatch.api.permissions import COMMAND_CENTER, RolePermission
-from dispatch.api.serializers import ErrorsOut
+from dispatch.api.shapes import ErrorsOut
 
 ERRORS = {
     code: OpenApiResponse(ErrorsOut, description=text)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from dispatch import selectors, services
 from dispatch.api import serializers as s
+from dispatch.api import shapes
 from dispatch.api.base import ApiView, errors
 from dispatch.api.permissions import DISPATCHERS, EVERYONE
 from dispatch.errors import Invalid
@@ -59,7 +60,7 @@ class IncidentsView(ApiView):
 
     @extend_schema(
         operation_id="incidents_report", request=s.IncidentReportIn, parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: s.IncidentReportOut, 200: OpenApiResponse(s.IncidentReportOut, description="a retry"),
+        responses={201: shapes.IncidentReportOut, 200: OpenApiResponse(shapes.IncidentReportOut, description="a retry"),
                    **errors(400, 409, 413)},
     )
     def post(self, request):
@@ -77,7 +78,7 @@ class IncidentsView(ApiView):
 class IncidentView(ApiView):
     read_roles = EVERYONE
 
-    @extend_schema(operation_id="incidents_detail", responses={200: s.IncidentDetailOut, **errors(404)})
+    @extend_schema(operation_id="incidents_detail", responses={200: shapes.IncidentDetailOut, **errors(404)})
     def get(self, request, incident_id):
         """Return one incident with its tickets, feedback and event timeline."""
         return Response(selectors.incident_detail(user=request.user, incident_id=incident_id))
@@ -88,7 +89,7 @@ class IncidentAssignView(ApiView):
 
     @extend_schema(
         operation_id="incidents_assign", request=s.AssignIn,
-        responses={201: s.TicketIssuedOut, **errors(400, 404, 409, 413)},
+        responses={201: shapes.TicketIssuedOut, **errors(400, 404, 409, 413)},
     )
     def post(self, request, incident_id):
         """Assign a sub-center by hand (from triage, or after a rejection): a new ticket."""
@@ -108,7 +109,7 @@ class IncidentCloseView(ApiView):
 
     @extend_schema(
         operation_id="incidents_close", request=s.CloseIn,
-        responses={200: s.IncidentCloseOut, **errors(400, 404, 409, 413)},
+        responses={200: shapes.IncidentCloseOut, **errors(400, 404, 409, 413)},
     )
     def post(self, request, incident_id):
         """Close an incident once every one of its tickets is closed, rejected or cancelled."""

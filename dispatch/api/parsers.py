@@ -4,6 +4,8 @@ Django's DATA_UPLOAD_MAX_MEMORY_SIZE is one number for the whole site and DRF's 
 read the stream without it, so the API keeps its own limit here.
 """
 
+import io
+
 from rest_framework.parsers import JSONParser
 
 from dispatch.api.errors import PayloadTooLarge
@@ -25,14 +27,4 @@ class LimitedJSONParser(JSONParser):
         body = stream.read(self.limit + 1)
         if len(body) > self.limit:
             raise PayloadTooLarge(self.limit)
-        return super().parse(_Body(body), media_type, parser_context)
-
-
-class _Body:
-    """The bytes already read, as the stream JSONParser expects."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def read(self, *args):
-        return self.data
+        return super().parse(io.BytesIO(body), media_type, parser_context)

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from dispatch import selectors, services
 from dispatch.api import serializers as s
+from dispatch.api import shapes
 from dispatch.api.base import ApiView, errors
 from dispatch.api.permissions import EVERYONE, TICKET_HANDLERS
 from dispatch.representations import feedback_data, ticket_data
@@ -14,7 +15,9 @@ from dispatch.representations import feedback_data, ticket_data
 class TicketsView(ApiView):
     read_roles = EVERYONE
 
-    @extend_schema(operation_id="tickets_list", parameters=[s.TicketListQuery], responses={200: s.TicketListOut, **errors(400)})
+    @extend_schema(
+        operation_id="tickets_list", parameters=[s.TicketListQuery], responses={200: shapes.TicketListOut, **errors(400)}
+    )
     def get(self, request):
         """List the tickets the caller may see, newest first; an operator sees only their sub-center's."""
         query = self.parse(s.TicketListQuery, request.query_params)
@@ -24,7 +27,7 @@ class TicketsView(ApiView):
 class TicketView(ApiView):
     read_roles = EVERYONE
 
-    @extend_schema(operation_id="tickets_detail", responses={200: s.TicketOneOut, **errors(404)})
+    @extend_schema(operation_id="tickets_detail", responses={200: shapes.TicketOneOut, **errors(404)})
     def get(self, request, ticket_id):
         """Return one ticket (404 for another sub-center's)."""
         return Response({"ticket": ticket_data(selectors.ticket_get(user=request.user, ticket_id=ticket_id))})
@@ -49,7 +52,7 @@ def _documented(name, doc, input=s.EmptyIn):
     return extend_schema_view(
         post=extend_schema(
             operation_id=f"tickets_{name}", description=doc, request=input,
-            responses={200: s.TicketChangeOut, **errors(400, 404, 409, 413)},
+            responses={200: shapes.TicketChangeOut, **errors(400, 404, 409, 413)},
         )
     )
 
@@ -94,7 +97,7 @@ class TicketFeedbackView(ApiView):
 
     @extend_schema(
         operation_id="tickets_feedback", request=s.FeedbackIn,
-        responses={201: s.FeedbackCreatedOut, **errors(400, 404, 409, 413)},
+        responses={201: shapes.FeedbackCreatedOut, **errors(400, 404, 409, 413)},
     )
     def post(self, request, ticket_id):
         """Post progress feedback, or a final report that resolves the ticket (operator)."""
