@@ -86,3 +86,21 @@ def terminal_disconnect(*, channel_name: str) -> None:
     before = subcenter_terminal_health([terminal.subcenter_id])[terminal.subcenter_id]
     terminal.delete()
     _announce_if_changed(terminal.subcenter_id, before, terminal.user)
+
+
+@transaction.atomic
+def terminals_sweep(*, now=None) -> int:
+    """Forget terminals whose heartbeats stopped (a killed process says no goodbye).
+
+    Their sub-centers' summaries are announced again, so the console learns that they went
+    quiet; return how many terminals were forgotten.
+    """
+    cutoff = (now or timezone.now()) - stale_after()
+    stale = list(Terminal.objects.select_for_update(skip_locked=True).filter(last_heartbeat_at__lt=cutoff))
+    if not stale:
+        return 0
+    Terminal.objects.filter(pk__in=[t.pk for t in stale]).delete()
+    for subcenter_id in sorted({t.subcenter_id for t in stale}):
+        gone = {"online": -1, "audio_armed": None}  # forces the announcement
+        _announce_if_changed(subcenter_id, gone, None)
+    return len(stale)

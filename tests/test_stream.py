@@ -1,15 +1,18 @@
 """The stream in process: WebsocketCommunicator through the real ASGI router, real Redis layer."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
 from dispatch import services
-from dispatch.models import Terminal
+from dispatch.models import Event, Terminal
+from dispatch.presence import subcenter_terminal_health, terminal_connect, terminals_sweep
 
 FENGQING = (99.95, 24.6)
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -253,3 +256,15 @@ def test_heartbeats_record_terminal_health_and_presence_events_reach_dispatchers
         await console.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_worker_sweep_forgets_silent_terminals_and_tells_the_console(cast, settings):
+    water = cast.water_op.operator_post.subcenter_id
+    terminal_connect(channel_name="killed!1", user=cast.water_op, subcenter_id=water)
+    assert subcenter_terminal_health([water])[water]["online"] == 1
+    later = timezone.now() + timedelta(seconds=settings.TERMINAL_STALE_S + 1)
+    assert terminals_sweep(now=later) == 1
+    assert not Terminal.objects.filter(channel_name="killed!1").exists()
+    last = Event.objects.filter(name="terminal.presence").order_by("-seq").first()
+    assert last.payload["subcenter"]["id"] == water and last.payload["online"] == 0
+    assert terminals_sweep(now=later) == 0

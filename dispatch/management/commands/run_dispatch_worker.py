@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from dispatch.escalation import tickets_escalate_due
+from dispatch.presence import terminals_sweep
 
 log = logging.getLogger("dispatch.worker")
 
@@ -29,6 +30,7 @@ def worker_loop(*, stop: threading.Event, interval: float = 1.0, batch: int = 10
     while not stop.is_set():
         try:
             claimed = tickets_escalate_due(now=timezone.now(), batch=batch)
+            terminals_sweep()
         except DatabaseError:  # the database restarted or went away: retry after a pause
             log.exception("escalation pass failed; retrying in %.1f s", interval)
             close_old_connections()
