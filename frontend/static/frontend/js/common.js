@@ -1,0 +1,145 @@
+// What the screens share: config, translations, the REST client, DOM helpers, labels, the base map.
+
+export const config = JSON.parse(document.getElementById("gd-config").textContent);
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(errorText(body) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function errorText(body) {
+  if (!body || !body.errors) return "";
+  return Object.entries(body.errors)
+    .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
+    .join("; ");
+}
+
+// Call the API on our own origin; JSON in and out; raise ApiError on a non-2xx answer.
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (method !== "GET") {
+    init.headers["X-CSRFToken"] = csrf();
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body || {});
+  }
+  const response = await fetch(`/api/v1/${path}`, init);
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+// Build an element: h("li", {class: "x", onclick: f}, "text", child…). Text is never parsed as HTML.
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+export const SEVERITY_COLORS = { 1: "#b71c1c", 2: "#e65100", 3: "#f9a825", 4: "#1565c0" };
+export const SEVERITY_ROMAN = { 1: "I", 2: "II", 3: "III", 4: "IV" };
+
+export function severityLabel(level) {
+  return { 1: gettext("I · extremely severe"), 2: gettext("II · severe"), 3: gettext("III · major"), 4: gettext("IV · general") }[level];
+}
+
+export function ticketStatusLabel(status) {
+  return {
+    issued: gettext("issued"), delivered: gettext("delivered"), accepted: gettext("accepted"), confirmed: gettext("confirmed"),
+    resolved: gettext("resolved"), closed: gettext("closed"), rejected: gettext("rejected"), cancelled: gettext("cancelled"),
+  }[status] || status;
+}
+
+export function incidentStatusLabel(status) {
+  return {
+    triage: gettext("triage"), dispatched: gettext("dispatched"), acknowledged: gettext("acknowledged"),
+    resolved: gettext("resolved"), closed: gettext("closed"),
+  }[status] || status;
+}
+
+export function ruleLabel(rule) {
+  return {
+    covered: gettext("the point lies in its jurisdiction"),
+    overlap: gettext("overlapping jurisdictions: chosen by rule"),
+    nearest_within_tolerance: gettext("nearest jurisdiction within tolerance"),
+    no_owner: gettext("no owner: manual assignment needed"),
+  }[rule] || rule;
+}
+
+export const OPEN_TICKET = new Set(["issued", "delivered", "accepted", "confirmed", "resolved"]);
+export const STAGES = ["issued", "delivered", "accepted", "confirmed", "resolved", "closed"];
+
+export function time(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString(document.documentElement.lang, { hour12: false });
+}
+
+// One ticket's stages as a row of steps, each with the time it was reached.
+export function stageSteps(ticket) {
+  const at = {
+    issued: ticket.issued_at, delivered: ticket.delivered_at, accepted: ticket.accepted_at,
+    confirmed: ticket.confirmed_at, resolved: ticket.resolved_at, closed: ticket.closed_at,
+  };
+  return h("ol", { class: "stages" }, STAGES.map((stage) =>
+    h("li", { class: at[stage] ? "done" : "", dataset: { stage } }, ticketStatusLabel(stage),
+      at[stage] ? h("time", {}, time(at[stage])) : null)));
+}
+
+// A Leaflet map with our own jurisdictions as the base layer (and a tile layer only when configured).
+export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
+  const map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: false });
+  if (config.tileUrl) L.tileLayer(config.tileUrl, { maxZoom: 18 }).addTo(map);
+  map.setView([24, 100], 8);
+  const jurisdictions = await api(`jurisdictions?simplify=${simplify}`);
+  const base = L.geoJSON(jurisdictions, {
+    style: { color: "#37474f", weight: 1, fillColor: "#cfd8dc", fillOpacity: 0.35 },
+    onEachFeature: (feature, layer) => layer.bindTooltip(feature.properties.name || String(feature.id), { sticky: true }),
+  }).addTo(map);
+  if (base.getLayers().length) map.fitBounds(base.getBounds());
+  if (seats) {
+    api("layers/county_seats/features").then((data) => {
+      L.geoJSON(data, {
+        pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 4, color: "#263238", weight: 1, fillColor: "#fff", fillOpacity: 1 }),
+        onEachFeature: (feature, layer) => layer.bindTooltip(feature.properties.name || ""),
+      }).addTo(map);
+    }).catch(() => {});
+  }
+  return map;
+}
+
+export function incidentMarker(incident, { overdue = false } = {}) {
+  const [lon, lat] = incident.location.coordinates;
+  const closed = incident.status === "closed" || incident.status === "resolved";
+  return L.circleMarker([lat, lon], {
+    radius: 9 - (incident.severity - 1),
+    color: overdue ? "#d50000" : incident.status === "triage" ? "#000" : "#fff",
+    weight: overdue || incident.status === "triage" ? 3 : 2,
+    dashArray: incident.status === "triage" ? "3 3" : null,
+    fillColor: SEVERITY_COLORS[incident.severity] || "#555",
+    fillOpacity: closed ? 0.35 : 0.9,
+  });
+}
+
+// A screen's connection indicator in the top bar.
+export function showConnection(state, detail) {
+  const el = document.getElementById("conn");
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = {
+    connecting: gettext("Connecting…"), online: gettext("Online"), reconnecting: gettext("Reconnecting…"),
+    offline: interpolate(gettext("Offline — retrying in %(s)s s"), { s: Math.max(1, Math.round(detail?.retryInS || 1)) }, true),
+  }[state];
+}

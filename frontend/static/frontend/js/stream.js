@@ -1,0 +1,143 @@
+// The stream client shared by the three screens (docs/STREAM.md, protocol version 1):
+// connect, hello → snapshot → events, ignore any seq already applied, heartbeat,
+// reconnect with ?since=<last seq> after exponential back-off with jitter.
+
+const BACKOFF_START_S = 0.5;
+const BACKOFF_MAX_S = 30;
+
+export class Stream {
+  // handlers: onHello(hello), onSnapshot(snapshot), onEvent(event, {replayed}), onState(state),
+  // health() → {audio_armed, page_visible} for heartbeats.
+  constructor(handlers = {}) {
+    this.handlers = handlers;
+    this.lastSeq = null; // null: no state yet, the next snapshot is applied
+    this.backoff = BACKOFF_START_S;
+    this.pending = new Map(); // ref → resolve, for result frames
+    this.refCounter = 0;
+    this.ws = null;
+    this.timer = null;
+    this.lastPong = 0;
+    this.heartbeatS = 15;
+    this.connectedAt = 0;
+    this.stopped = false;
+  }
+
+  start() {
+    this.connect();
+    document.addEventListener("visibilitychange", () => this.heartbeat());
+    return this;
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const since = this.lastSeq === null ? "" : `?since=${this.lastSeq}`;
+    return `${scheme}//${location.host}/ws/v1/stream${since}`;
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.handlers.onState?.(state, detail);
+  }
+
+  connect() {
+    this.setState(this.lastSeq === null ? "connecting" : "reconnecting");
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    this.resuming = this.lastSeq !== null;
+    ws.onmessage = (message) => this.receive(JSON.parse(message.data));
+    ws.onclose = () => this.dropped(ws);
+    ws.onerror = () => ws.close();
+  }
+
+  dropped(ws) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    clearInterval(this.timer);
+    for (const resolve of this.pending.values()) resolve({ ok: false, errors: { detail: ["connection lost"] } });
+    this.pending.clear();
+    if (this.stopped) return;
+    const delay = this.backoff * (0.5 + Math.random()); // ±50 % jitter
+    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_S);
+    this.setState("offline", { retryInS: delay });
+    setTimeout(() => this.connect(), delay * 1000);
+  }
+
+  receive(frame) {
+    switch (frame.type) {
+      case "hello":
+        this.hello = frame;
+        this.heartbeatS = frame.heartbeat_s || 15;
+        this.startHeartbeat();
+        this.handlers.onHello?.(frame);
+        break;
+      case "resync_required":
+        this.lastSeq = null; // drop local state: the snapshot that follows replaces it
+        break;
+      case "snapshot":
+        if (this.lastSeq === null) {
+          this.lastSeq = frame.seq;
+          this.handlers.onSnapshot?.(frame);
+        }
+        this.backoff = BACKOFF_START_S;
+        this.setState("online");
+        break;
+      case "event":
+        if (this.lastSeq !== null && frame.seq <= this.lastSeq) return; // already applied
+        this.lastSeq = frame.seq;
+        this.handlers.onEvent?.(frame, { replayed: this.resuming && frame.seq <= (this.hello?.seq ?? 0) });
+        break;
+      case "result":
+      case "pong":
+        this.lastPong = Date.now();
+        if (frame.ref && this.pending.has(frame.ref)) {
+          this.pending.get(frame.ref)(frame);
+          this.pending.delete(frame.ref);
+        }
+        break;
+      case "error":
+        this.handlers.onError?.(frame);
+        break;
+    }
+  }
+
+  // Send an action frame; resolve with its result frame.
+  send(frame) {
+    const ref = `r${++this.refCounter}`;
+    return new Promise((resolve) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        resolve({ ok: false, errors: { detail: ["not connected"] } });
+        return;
+      }
+      this.pending.set(ref, resolve);
+      this.ws.send(JSON.stringify({ ...frame, ref }));
+    });
+  }
+
+  startHeartbeat() {
+    clearInterval(this.timer);
+    this.lastPong = Date.now();
+    this.heartbeat();
+    this.timer = setInterval(() => {
+      // No answer within two heartbeat intervals: the connection is dead even if the socket says not.
+      if (Date.now() - this.lastPong > 2 * this.heartbeatS * 1000 + 1000) {
+        const dead = this.ws;
+        dead.close();
+        this.dropped(dead);
+        return;
+      }
+      this.heartbeat();
+    }, this.heartbeatS * 1000);
+  }
+
+  heartbeat() {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    const health = this.handlers.health?.() || {};
+    const frame = {
+      type: "heartbeat",
+      audio_armed: Boolean(health.audio_armed),
+      page_visible: document.visibilityState === "visible",
+      ref: `h${++this.refCounter}`,
+    };
+    this.ws.send(JSON.stringify(frame));
+  }
+}

@@ -1,0 +1,28 @@
+"""The screens, login/logout, the translation catalog for scripts, and the dashboard figures."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.i18n import JavaScriptCatalog, set_language
+
+from frontend import views
+
+app_name = "frontend"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="frontend/login.html", redirect_authenticated_user=True, next_page="frontend:home"
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="frontend:login"), name="logout"),
+    path("console/", views.console, name="console"),
+    path("terminal/", views.terminal, name="terminal"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/bulletin/", views.bulletin, name="bulletin"),
+    path("i18n/js/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("api/v1/dashboard/figures", views.DashboardFiguresView.as_view(), name="dashboard-figures"),
+]
