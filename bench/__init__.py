@@ -1,0 +1,1 @@
+"""GeoDispatch benchmarks: `./geodispatch bench` (see bench/README.md). Never run by the tests."""
