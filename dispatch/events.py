@@ -6,7 +6,7 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.models import Event, EventHead
+from dispatch.models import AudienceHead, Event, EventHead
 
 EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.closed",
@@ -49,7 +49,28 @@ def events_append(drafts):
         events.append(event)
     Event.objects.bulk_create(events)
     head.save(update_fields=["seq", "last_hash"])
+    _advance_audiences(events)
     return events
+
+
+def _advance_audiences(events):
+    """Note on each event, per sub-center of its audience, the audience's previous seq."""
+    last = {}
+    for event in events:
+        for subcenter_id in event.audience:
+            last[subcenter_id] = event.seq
+    if not last:
+        return
+    previous = dict(AudienceHead.objects.filter(subcenter_id__in=last).values_list("subcenter_id", "seq"))
+    for event in events:
+        event.audience_prev = {}
+        for subcenter_id in event.audience:
+            event.audience_prev[subcenter_id] = previous.get(subcenter_id, 0)
+            previous[subcenter_id] = event.seq
+    AudienceHead.objects.bulk_create(
+        [AudienceHead(subcenter_id=sid, seq=seq) for sid, seq in last.items()],
+        update_conflicts=True, unique_fields=["subcenter_id"], update_fields=["seq"],
+    )
 
 
 def _content(event):

@@ -70,9 +70,14 @@ def terminal_heartbeat(*, channel_name: str, audio_armed: bool, page_visible: bo
     terminal = Terminal.objects.select_related("user").filter(channel_name=channel_name).first()
     if terminal is None:
         return
+    now = timezone.now()
+    unchanged = terminal.audio_armed == audio_armed and terminal.last_heartbeat_at >= now - stale_after()
+    if unchanged:  # the common case: one read, one write, nothing to announce
+        Terminal.objects.filter(pk=terminal.pk).update(last_heartbeat_at=now, page_visible=page_visible)
+        return
     before = subcenter_terminal_health([terminal.subcenter_id])[terminal.subcenter_id]
     Terminal.objects.filter(pk=terminal.pk).update(
-        last_heartbeat_at=timezone.now(), audio_armed=audio_armed, page_visible=page_visible
+        last_heartbeat_at=now, audio_armed=audio_armed, page_visible=page_visible
     )
     _announce_if_changed(terminal.subcenter_id, before, terminal.user)
 

@@ -33,16 +33,19 @@ def publish(events):
     if layer is None:
         return
     wire = [event_data(event) for event in events]
-    groups = {GROUP_ALL: wire}
+    messages = {GROUP_ALL: {"type": MESSAGE_TYPE, "events": wire}}
     for event, data in zip(events, wire):
         for subcenter_id in event.audience:
-            groups.setdefault(subcenter_group(subcenter_id), []).append(data)
+            group = subcenter_group(subcenter_id)
+            if group not in messages:  # the audience's event just before this transaction's first
+                messages[group] = {"type": MESSAGE_TYPE, "events": [], "prev": event.audience_prev[subcenter_id]}
+            messages[group]["events"].append(data)
     try:
-        async_to_sync(_send)(layer, groups)
+        async_to_sync(_send)(layer, messages)
     except Exception:  # the log already holds the events; consumers catch up from it
         log.exception("doorbell failed for events %s", [e.seq for e in events])
 
 
-async def _send(layer, groups):
-    for group, events in groups.items():
-        await layer.group_send(group, {"type": MESSAGE_TYPE, "events": events})
+async def _send(layer, messages):
+    for group, message in messages.items():
+        await layer.group_send(group, message)

@@ -11,7 +11,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -29,6 +29,17 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_ABUSE = 4408
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
+
+
+
+def database_sync_to_async(fn):
+    """Run fn on any worker thread with its own (pooled) connection.
+
+    Channels' default runs every consumer's database work of a process on one thread, one
+    call after another: under load, frames wait seconds in that queue.
+    """
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+
 
 ACTIONS = {
     frames.Delivered: lambda user, f: services.ticket_deliver(actor=user, ticket_id=f.ticket),
@@ -101,11 +112,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 self.last_seq = event["seq"]
 
     async def events_new(self, message):
-        """The doorbell: events just committed. Fill any gap from the log, then send them."""
+        """The doorbell: events just committed. Fill any gap from the log, then send them.
+
+        The whole log is contiguous in seq; a sub-center's share of it is not, so its
+        doorbell names the share's previous seq (`prev`).
+        """
         events = [e for e in message["events"] if e["seq"] > self.last_seq]
         if not events:
             return
-        if events[0]["seq"] != self.last_seq + 1:
+        previous = message.get("prev", events[0]["seq"] - 1)
+        if previous > self.last_seq:
             await self.catch_up(before=events[0]["seq"])
         await self.send_events(events)
 

@@ -88,3 +88,14 @@ def terminals_online(sample_city, db, django_user_model):
     user, _ = django_user_model.objects.get_or_create(username="t-terminals")
     for subcenter in SubCenter.objects.filter(code__startswith="5309"):
         presence.terminal_connect(channel_name=f"test!{subcenter.code}", user=user, subcenter_id=subcenter.id)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connection_pools(django_db_setup):
+    """Close pooled connections left by worker threads, so the test database can be dropped."""
+    yield
+    from django.db import connections
+
+    for conn in connections.all():
+        if getattr(conn, "pool", None) is not None:
+            conn.close_pool()
