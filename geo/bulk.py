@@ -13,7 +13,7 @@ import shapely
 from django.conf import settings
 from django.db import connection
 
-from geo.router import Rule, route_nearest, tolerance_degrees
+from geo.router import Rule, nearest_many
 
 NO_OWNER = -1
 
@@ -56,6 +56,8 @@ class CoverageIndex:
         self.entry_subcenter = np.array([r[1] for r in rows], dtype=np.int64)
         self.entry_polygon = np.array([position[r[5]] for r in rows], dtype=np.int64)
         self.entry_rank = np.arange(len(rows), dtype=np.int64)  # rows are in precedence order
+        self.subcenter_count = len(set(self.entry_subcenter.tolist()))
+        self.entry_subcenter_index = np.unique(self.entry_subcenter, return_inverse=True)[1]
 
     def covering(self, lons, lats):
         """Return (point index, polygon index) pairs where the polygon covers the point."""
@@ -97,9 +99,11 @@ class CoverageIndex:
 
     def _mark_overlaps(self, rules, count, pair_point, entry):
         # Count distinct sub-centers per (point, kind): one sub-center covering the point
-        # through two of its own jurisdictions is not an overlap.
-        unique = np.unique(np.column_stack([pair_point, self.entry_subcenter[entry], self.entry_kind[entry]]), axis=0)
-        np.add.at(count, (unique[:, 0], unique[:, 2]), 1)
+        # through two of its own jurisdictions is not an overlap. One int64 key per triple.
+        kinds, subcenters = len(self.kinds), max(self.subcenter_count, 1)
+        key = (pair_point * kinds + self.entry_kind[entry]) * subcenters + self.entry_subcenter_index[entry]
+        point_kind = np.unique(key) // subcenters
+        np.add.at(count, (point_kind // kinds, point_kind % kinds), 1)
         rules[count > 1] = Rule.OVERLAP
 
     def _nearest(self, lons, lats, owner, rules, tolerance_m):
@@ -109,13 +113,16 @@ class CoverageIndex:
         unowned = np.flatnonzero((owner == NO_OWNER).any(axis=1))
         near = self.tree.query(
             shapely.points(lons[unowned], lats[unowned]), predicate="dwithin",
-            distance=[tolerance_degrees(lat, tolerance_m) for lat in lats[unowned]],
+            distance=tolerance_m / (110_574.0 * np.maximum(np.cos(np.radians(np.abs(lats[unowned]) + 1)), 0.01)),
         )[0]
         unowned = unowned[np.unique(near)]
+        if not len(unowned):
+            return
+        points = [(int(i), float(lons[i]), float(lats[i])) for i in unowned]
         with connection.cursor() as cursor:
-            for i in unowned:
-                missing = [self.kinds[j] for j in np.flatnonzero(owner[i] == NO_OWNER)]
-                for kind, routing in route_nearest(cursor, lons[i], lats[i], missing, tolerance_m).items():
-                    j = self.kinds.index(kind)
-                    owner[i, j] = routing.subcenter_id
-                    rules[i, j] = Rule.NEAREST
+            found = nearest_many(cursor, points, self.kinds, tolerance_m)
+        for (i, kind), routing in found.items():
+            j = self.kinds.index(kind)
+            if owner[i, j] == NO_OWNER:
+                owner[i, j] = routing.subcenter_id
+                rules[i, j] = Rule.NEAREST

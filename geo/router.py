@@ -66,20 +66,26 @@ COVERING_SQL = f"""
 
 NEAREST_SQL = f"""
     SELECT * FROM (
-        SELECT DISTINCT ON (sc.kind_id) {_COLUMNS},
-               ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography) AS d
-        {_FROM}
+        SELECT DISTINCT ON (p.i, sc.kind_id) p.i, {_COLUMNS}, ST_Distance(j.geom::geography, p.pt::geography) AS d
+        FROM (
+            SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt, deg
+            FROM unnest(%(ids)s::int[], %(lons)s::float8[], %(lats)s::float8[], %(degrees)s::float8[])
+                 AS u(i, lon, lat, deg)
+        ) p
+        JOIN geo_jurisdiction j ON ST_DWithin(j.geom, p.pt, p.deg)
+        JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
+        JOIN geo_subcenter sc ON sc.id = sj.subcenter_id
         WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
-          AND ST_DWithin(j.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(degrees)s)
-        ORDER BY sc.kind_id,
-                 ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography),
-                 {_ORDER}
+        ORDER BY p.i, sc.kind_id, ST_Distance(j.geom::geography, p.pt::geography), {_ORDER}
     ) nearest WHERE d <= %(meters)s
 """
 
 
 def tolerance_degrees(lat, meters):
-    """Return a distance in degrees that is at least `meters` anywhere around latitude `lat`."""
+    """Return a distance in degrees that is at least `meters` anywhere around latitude `lat`.
+
+    geo.bulk computes the same bound on arrays.
+    """
     return meters / (110_574.0 * max(math.cos(math.radians(abs(lat) + 1)), 0.01))
 
 
@@ -128,18 +134,24 @@ def _covering_routing(candidates):
 
 def route_nearest(cursor, lon, lat, kinds, tolerance_m):
     """Return {kind: Routing} for the nearest coverage within tolerance_m, per kind."""
+    return {kind: routing for (_, kind), routing in nearest_many(cursor, [(0, lon, lat)], kinds, tolerance_m).items()}
+
+
+def nearest_many(cursor, points, kinds, tolerance_m):
+    """Return {(point id, kind): Routing} for many (id, lon, lat) points in one query."""
+    ids, lons, lats = (list(column) for column in zip(*points)) if points else ([], [], [])
     cursor.execute(
         NEAREST_SQL,
         {
-            "lon": lon, "lat": lat, "kinds": kinds, "meters": tolerance_m,
-            "degrees": tolerance_degrees(lat, tolerance_m),
+            "ids": ids, "lons": lons, "lats": lats, "kinds": list(kinds), "meters": tolerance_m,
+            "degrees": [tolerance_degrees(lat, tolerance_m) for lat in lats],
         },
     )
     return {
-        row[0]: Routing(
-            kind=row[0], rule=Rule.NEAREST, subcenter_id=row[1], subcenter_code=row[2],
-            subcenter_name=row[3], jurisdiction_code=row[6], jurisdiction_name=row[7],
-            candidates=1, distance_m=round(row[8], 1),
+        (row[0], row[1]): Routing(
+            kind=row[1], rule=Rule.NEAREST, subcenter_id=row[2], subcenter_code=row[3],
+            subcenter_name=row[4], jurisdiction_code=row[7], jurisdiction_name=row[8],
+            candidates=1, distance_m=round(row[9], 1),
         )
         for row in cursor.fetchall()
     }
