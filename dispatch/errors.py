@@ -1,5 +1,8 @@
 """The errors a service raises; the API and the stream turn each into one clear answer."""
 
+ERR_TICKET_NOT_FOUND = "no ticket {id}"
+ERR_REASON_REQUIRED = "a reason is required"
+
 
 class DispatchError(Exception):
     """Base: `errors` maps a field (or "detail") to messages."""
@@ -34,3 +37,10 @@ class Conflict(DispatchError):
     """A forbidden transition or a lost race; `extra` carries the current status."""
 
     status = 409
+
+
+def need_reason(reason):
+    """Return the stripped reason, or raise Invalid naming the field."""
+    if not (reason or "").strip():
+        raise Invalid(ERR_REASON_REQUIRED, field="reason")
+    return reason.strip()

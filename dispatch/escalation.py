@@ -17,13 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.errors import NotFound
+from dispatch.drafts import ticket_event
+from dispatch.errors import ERR_TICKET_NOT_FOUND, NotFound, need_reason
 from dispatch.events import events_append
 from dispatch.models import Ticket
 from dispatch.models import TicketStatus as S
 from dispatch.notifiers import LEADERS, Notice, leader_phones, notices_send
 from dispatch.publisher import publish_on_commit
-from dispatch.services import ERR_TICKET_NOT_FOUND, _need_reason, _ticket_event
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def ticket_escalate_now(*, ticket_id: int, reason: str, now: datetime | None = N
     Return (ticket, changed); a ticket already at that rung or higher, or not waiting on a
     deadline, is left alone.
     """
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     now = now or timezone.now()
     ticket = Ticket.objects.select_for_update(of=("self",)).select_related(*_RELATED).filter(pk=ticket_id).first()
     if ticket is None:
@@ -106,7 +106,7 @@ def _climb(ticket, *, level, now, step, reason=None):
     extra = {"level": level, "action": ACTIONS[level], "stage": stage}
     if reason:
         extra["reason"] = reason
-    return _ticket_event("ticket.overdue", ticket, None, **extra)
+    return ticket_event("ticket.overdue", ticket, None, **extra)
 
 
 def _record(drafts, notices):

@@ -15,7 +15,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from dispatch import lifecycle
-from dispatch.errors import Invalid, NotFound
+from dispatch.errors import ERR_TICKET_NOT_FOUND, Invalid, NotFound
 from dispatch.models import Category, Event, Feedback, Incident, IncidentStatus, ResponsePlan, Ticket, TicketStatus
 from dispatch.plans import plan_for
 from dispatch.presence import subcenter_terminal_health
@@ -27,7 +27,6 @@ from geo.router import route_point, tolerance_degrees
 Bbox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat (WGS 84)
 
 ERR_INCIDENT_NOT_FOUND = "no incident {id}"
-ERR_TICKET_NOT_FOUND = "no ticket {id}"
 ERR_UNKNOWN_LAYER = "no layer named {name!r}"
 ERR_UNKNOWN_CATEGORY = "unknown category {code!r}"
 ERR_UNKNOWN_KINDS = "unknown sub-center kind(s): {kinds}"

@@ -17,14 +17,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dispatch import lifecycle
-from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.drafts import incident_event, ticket_event
+from dispatch.errors import ERR_TICKET_NOT_FOUND, Conflict, Invalid, NotFound, need_reason
+from dispatch.escalation import ticket_escalate_now
 from dispatch.events import events_append
 from dispatch.models import Category, Feedback, Incident, IncidentStatus, OperatorPost, Ticket
 from dispatch.models import TicketStatus as S
 from dispatch.plans import DEFAULT_DEADLINES, plan_for
 from dispatch.presence import subcenter_terminal_health
 from dispatch.publisher import publish_on_commit
-from dispatch.representations import feedback_data, incident_data, ticket_data
+from dispatch.representations import feedback_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import SubCenter
 from geo.router import route_point
@@ -34,8 +36,6 @@ ERR_OPERATOR_NEEDS_SUBCENTER = "an operator needs --subcenter CODE"
 ERR_SUBCENTER_ONLY_FOR_OPERATOR = "only an operator is bound to a sub-center"
 ERR_UNKNOWN_SUBCENTER = "no sub-center with code {code!r}"
 ERR_IDEMPOTENCY_REUSED = "this Idempotency-Key was used for a different request"
-ERR_REASON_REQUIRED = "a reason is required"
-ERR_TICKET_NOT_FOUND = "no ticket {id}"
 ERR_INCIDENT_NOT_FOUND = "no incident {id}"
 ERR_INCIDENT_CLOSED = "incident {id} is closed"
 ERR_INCIDENT_OPEN_TICKETS = "incident {id} still has open tickets: {tickets}"
@@ -162,11 +162,11 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
         for r in routes.values() if r.has_owner
     ]
     _incident_refresh_status(incident, tickets)
-    drafts = [_incident_event("incident.reported", incident, actor, tickets)]
-    drafts += [_ticket_event("ticket.issued", t, actor, incident=incident) for t in tickets]
+    drafts = [incident_event("incident.reported", incident, actor, tickets)]
+    drafts += [ticket_event("ticket.issued", t, actor, incident=incident) for t in tickets]
     if not tickets or incident.unassigned_kinds:
         why = "no response plan for this category" if not plan else "no owner found for some kinds"
-        drafts.append(_incident_event("incident.triage", incident, actor, tickets, reason=why))
+        drafts.append(incident_event("incident.triage", incident, actor, tickets, reason=why))
     publish_on_commit(events_append(drafts))
     _escalate_unattended(tickets)
     return incident
@@ -177,8 +177,6 @@ ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
 
 def _escalate_unattended(tickets):
     """Page the duty phone at once for tickets whose sub-center has no live terminal."""
-    from dispatch.escalation import ticket_escalate_now  # escalation builds on this module
-
     health = subcenter_terminal_health([t.subcenter_id for t in tickets])
     for ticket in tickets:
         if health[ticket.subcenter_id]["online"] == 0:
@@ -195,24 +193,6 @@ def _ticket_issue(incident, subcenter, routing, actor, now):
     _set_deadline(ticket, S.ISSUED)
     ticket.save()
     return ticket
-
-
-def _incident_event(name, incident, actor, tickets, **extra):
-    return {
-        "name": name, "incident": incident, "actor": actor,
-        "audience": [t.subcenter_id for t in tickets],
-        "payload": {"incident": incident_data(incident), **extra},
-    }
-
-
-def _ticket_event(name, ticket, actor, *, incident=None, **extra):
-    payload = {"ticket": ticket_data(ticket), **extra}
-    if incident is not None:
-        payload["incident"] = incident_data(incident)
-    return {
-        "name": name, "incident": ticket.incident, "ticket": ticket, "actor": actor,
-        "audience": [ticket.subcenter_id], "payload": payload,
-    }
 
 
 def _incident_refresh_status(incident, tickets=None):
@@ -260,7 +240,7 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
         incident.unassigned_kinds = [k for k in incident.unassigned_kinds if k != subcenter.kind_id]
         incident.save(update_fields=["unassigned_kinds"])
     _incident_refresh_status(incident)
-    publish_on_commit(events_append([_ticket_event("ticket.issued", ticket, actor, incident=incident)]))
+    publish_on_commit(events_append([ticket_event("ticket.issued", ticket, actor, incident=incident)]))
     _escalate_unattended([ticket])
     return ticket
 
@@ -282,7 +262,7 @@ def incident_close(*, actor, incident_id: int, reason: str = ""):
     incident.closed_at, incident.closed_by = timezone.now(), actor
     incident.save(update_fields=["closed_at", "closed_by"])
     _incident_refresh_status(incident, tickets)
-    event = _incident_event("incident.closed", incident, actor, tickets, reason=reason)
+    event = incident_event("incident.closed", incident, actor, tickets, reason=reason)
     publish_on_commit(events_append([event]))
     return incident
 
@@ -338,15 +318,9 @@ def _transition(*, actor, ticket_id, action, event_name, reason="", now=None, ex
     _set_deadline(ticket, ticket.status)
     ticket.save()
     _incident_refresh_status(ticket.incident)
-    events = [_ticket_event(event_name, ticket, actor, reason=reason or None, **(extra or {}))]
+    events = [ticket_event(event_name, ticket, actor, reason=reason or None, **(extra or {}))]
     publish_on_commit(events_append(events))
     return ticket, True
-
-
-def _need_reason(reason):
-    if not (reason or "").strip():
-        raise Invalid(ERR_REASON_REQUIRED, field="reason")
-    return reason.strip()
 
 
 @transaction.atomic
@@ -364,7 +338,7 @@ def ticket_accept(*, actor, ticket_id: int):
 @transaction.atomic
 def ticket_reject(*, actor, ticket_id: int, reason: str):
     """An operator refuses the ticket with a reason; it goes back to the command center."""
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     ticket, changed = _transition(
         actor=actor, ticket_id=ticket_id, action="reject", event_name="ticket.rejected", reason=reason
     )
@@ -402,14 +376,14 @@ def ticket_feedback(*, actor, ticket_id: int, text: str, final: bool = False):
     if final:
         _transition(actor=actor, ticket_id=ticket_id, action="resolve", event_name="ticket.resolved", now=now, extra=extra)
     else:
-        publish_on_commit(events_append([_ticket_event("ticket.feedback", ticket, actor, **extra)]))
+        publish_on_commit(events_append([ticket_event("ticket.feedback", ticket, actor, **extra)]))
     return feedback
 
 
 @transaction.atomic
 def ticket_reopen(*, actor, ticket_id: int, reason: str):
     """Send a resolved ticket back to the sub-center, with a reason."""
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     return _transition(actor=actor, ticket_id=ticket_id, action="reopen", event_name="ticket.reopened", reason=reason)
 
 
@@ -422,5 +396,5 @@ def ticket_close(*, actor, ticket_id: int):
 @transaction.atomic
 def ticket_cancel(*, actor, ticket_id: int, reason: str):
     """The command center withdraws an open ticket, with a reason."""
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     return _transition(actor=actor, ticket_id=ticket_id, action="cancel", event_name="ticket.cancelled", reason=reason)

@@ -1,0 +1,23 @@
+"""Event drafts: what each kind of event says, built in one place for every service."""
+
+from dispatch.representations import incident_data, ticket_data
+
+
+def incident_event(name, incident, actor, tickets, **extra):
+    """Return the draft of an incident event, seen by the sub-centers holding its tickets."""
+    return {
+        "name": name, "incident": incident, "actor": actor,
+        "audience": [t.subcenter_id for t in tickets],
+        "payload": {"incident": incident_data(incident), **extra},
+    }
+
+
+def ticket_event(name, ticket, actor, *, incident=None, **extra):
+    """Return the draft of a ticket event, seen by the ticket's sub-center."""
+    payload = {"ticket": ticket_data(ticket), **extra}
+    if incident is not None:
+        payload["incident"] = incident_data(incident)
+    return {
+        "name": name, "incident": ticket.incident, "ticket": ticket, "actor": actor,
+        "audience": [ticket.subcenter_id], "payload": payload,
+    }
