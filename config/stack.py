@@ -256,6 +256,8 @@ def main(argv):
         return 2
     services = Services()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C stops everything, even when a parent shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         env = services.up()
         if argv[0] == "run":
