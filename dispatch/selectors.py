@@ -6,11 +6,9 @@ sub-center's tickets and feedback, and only the events addressed to it. Anything
 scope is reported as missing (NotFound), never as forbidden, so its existence does not leak.
 """
 
-import json
 from datetime import datetime
 
 from django.contrib.gis.geos import Polygon
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
@@ -22,7 +20,8 @@ from dispatch.presence import subcenter_terminal_health
 from dispatch.representations import event_data, feedback_data, incident_data, ticket_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import Jurisdiction, Layer, SubCenter, SubCenterKind
-from geo.router import route_point, tolerance_degrees
+from geo.router import route_point
+from geo.selectors import layer_features_near
 
 Bbox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat (WGS 84)
 
@@ -32,7 +31,6 @@ ERR_UNKNOWN_CATEGORY = "unknown category {code!r}"
 ERR_UNKNOWN_KINDS = "unknown sub-center kind(s): {kinds}"
 
 TICKET_RELATED = ("subcenter", "delivered_by", "accepted_by", "confirmed_by")
-GEOJSON_DECIMALS = 6
 
 
 # ---- scope ---------------------------------------------------------------------------
@@ -152,51 +150,17 @@ def incident_detail(*, user, incident_id: int) -> dict:
 
 
 def incident_nearby_features(*, user, incident_id: int, layer: str, radius_m: float, limit: int = 50) -> dict:
-    """Return a layer's features within radius_m of the incident, nearest first, in meters.
-
-    Distances are on the spheroid (geography); the geometry GiST index narrows the
-    candidates first with a box that is at least radius_m wide at this latitude.
-    """
+    """Return a layer's features within radius_m of the incident, nearest first, in meters."""
     incident = incident_get(user=user, incident_id=incident_id)
-    layer_obj = Layer.objects.filter(name=layer).first()
-    if layer_obj is None:
-        raise Invalid(ERR_UNKNOWN_LAYER.format(name=layer), field="layer")
-    lon, lat = incident.location.x, incident.location.y
-    params = {
-        "layer": layer_obj.id, "lon": lon, "lat": lat, "meters": radius_m, "limit": limit,
-        "degrees": tolerance_degrees(lat, radius_m), "decimals": GEOJSON_DECIMALS,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(NEARBY_SQL, params)
-        rows = cursor.fetchall()
+    try:
+        features = layer_features_near(
+            layer_name=layer, lon=incident.location.x, lat=incident.location.y, radius_m=radius_m, limit=limit
+        )
+    except Layer.DoesNotExist:
+        raise Invalid(ERR_UNKNOWN_LAYER.format(name=layer), field="layer") from None
     return {
-        "type": "FeatureCollection",
-        "incident_id": incident.id,
-        "layer": layer_obj.name,
-        "radius_m": radius_m,
-        "features": [_nearby_feature(*row) for row in rows],
-    }
-
-
-NEARBY_SQL = """
-    WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS point)
-    SELECT f.key, f.name, f.properties, ST_AsGeoJSON(f.geom, %(decimals)s),
-           ST_Distance(f.geom::geography, here.point::geography) AS distance_m
-    FROM geo_feature f, here
-    WHERE f.layer_id = %(layer)s
-      AND ST_DWithin(f.geom, here.point, %(degrees)s)
-      AND ST_DWithin(f.geom::geography, here.point::geography, %(meters)s)
-    ORDER BY distance_m, f.key
-    LIMIT %(limit)s
-"""
-
-
-def _nearby_feature(key, name, properties, geojson, distance_m):
-    if isinstance(properties, str):  # Django hands jsonb to raw cursors as text
-        properties = json.loads(properties)
-    return {
-        "type": "Feature", "id": key, "geometry": json.loads(geojson),
-        "properties": {"key": key, "name": name, "properties": properties, "distance_m": round(distance_m, 1)},
+        "type": "FeatureCollection", "incident_id": incident.id, "layer": layer, "radius_m": radius_m,
+        "features": features,
     }
 
 

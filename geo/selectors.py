@@ -6,9 +6,11 @@ import math
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
+from django.db import connection
 from django.db.models import Count, F, Func, Value
 
 from geo.models import Feature, Jurisdiction, Layer
+from geo.router import tolerance_degrees
 
 Bbox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat (WGS 84)
 
@@ -59,6 +61,45 @@ def layer_features_geojson(*, layer_name: str, bbox: Bbox | None = None) -> dict
         _feature(key, geojson, key=key, name=name, properties=properties)
         for key, name, properties, geojson in rows
     )
+
+
+NEAR_SQL = """
+    WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS point)
+    SELECT f.key, f.name, f.properties, ST_AsGeoJSON(f.geom, %(decimals)s),
+           ST_Distance(f.geom::geography, here.point::geography) AS distance_m
+    FROM geo_feature f, here
+    WHERE f.layer_id = %(layer)s
+      AND ST_DWithin(f.geom, here.point, %(degrees)s)
+      AND ST_DWithin(f.geom::geography, here.point::geography, %(meters)s)
+    ORDER BY distance_m, f.key
+    LIMIT %(limit)s
+"""
+
+
+def layer_features_near(*, layer_name: str, lon: float, lat: float, radius_m: float, limit: int) -> list[dict]:
+    """Return a layer's features within radius_m of a point, nearest first, each with distance_m.
+
+    Distances are on the spheroid (geography); the geometry GiST index narrows the
+    candidates first with a box at least radius_m wide at this latitude. Raise
+    Layer.DoesNotExist for an unknown layer.
+    """
+    layer = Layer.objects.get(name=layer_name)
+    params = {
+        "layer": layer.id, "lon": lon, "lat": lat, "meters": radius_m, "limit": limit,
+        "degrees": tolerance_degrees(lat, radius_m), "decimals": GEOJSON_DECIMALS,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(NEAR_SQL, params)
+        rows = cursor.fetchall()
+    return [
+        _feature(key, geojson, key=key, name=name, properties=_json(properties), distance_m=round(distance, 1))
+        for key, name, properties, geojson, distance in rows
+    ]
+
+
+def _json(value):
+    """Return a jsonb value as Python: raw cursors hand it over as text."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _in_bbox(queryset, bbox: Bbox | None):
