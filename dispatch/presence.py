@@ -39,10 +39,6 @@ def subcenter_terminal_health(subcenter_ids, *, now=None):
     return health
 
 
-def subcenter_has_live_terminal(subcenter_id):
-    return subcenter_terminal_health([subcenter_id])[subcenter_id]["online"] > 0
-
-
 def _announce_if_changed(subcenter_id, before, actor):
     after = subcenter_terminal_health([subcenter_id])[subcenter_id]
     if (before["online"], before["audio_armed"]) == (after["online"], after["audio_armed"]):
