@@ -51,8 +51,8 @@ def jurisdictions_import(*, records, level, subcenter_kinds=()) -> ImportReport:
     for kind in kinds:
         for record in records:
             report.subcenters_created += _subcenter_for(by_code[record.key], kind)
-    _refresh_coverage_areas(SubCenter.objects.filter(jurisdictions__in=by_code.values()))
     _analyze()
+    _refresh_coverage_areas([j.id for j in by_code.values()])
     return report
 
 
@@ -109,9 +109,19 @@ def _subcenter_for(jurisdiction, kind):
     return int(created)
 
 
-def _refresh_coverage_areas(subcenters):
-    for subcenter in subcenters.distinct():
-        subcenter_refresh_coverage_area(subcenter=subcenter)
+COVERAGE_AREA_SQL = """
+    UPDATE geo_subcenter sc SET coverage_area_m2 = COALESCE((
+        SELECT SUM(j.area_m2) FROM geo_subcenter_jurisdictions sj
+        JOIN geo_jurisdiction j ON j.id = sj.jurisdiction_id
+        WHERE sj.subcenter_id = sc.id), 0)
+    WHERE sc.id IN (SELECT subcenter_id FROM geo_subcenter_jurisdictions WHERE jurisdiction_id = ANY(%s))
+"""
+
+
+def _refresh_coverage_areas(jurisdiction_ids):
+    """Recompute, in one statement, the coverage area of every sub-center covering these."""
+    with connection.cursor() as cursor:
+        cursor.execute(COVERAGE_AREA_SQL, [jurisdiction_ids])
 
 
 def subcenter_refresh_coverage_area(*, subcenter) -> None:
