@@ -24,6 +24,7 @@ from dispatch.models import Ticket
 from dispatch.models import TicketStatus as S
 from dispatch.notifiers import LEADERS, Notice, leader_phones, notices_send
 from dispatch.publisher import publish_on_commit
+from dispatch.representations import TICKET_ACTORS
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def ticket_escalate_now(*, ticket_id: int, reason: str, now: datetime | None = N
     return ticket, True
 
 
-_RELATED = ("incident", "subcenter", "delivered_by", "accepted_by", "confirmed_by")
+_RELATED = ("incident", "subcenter", *TICKET_ACTORS)
 
 
 def _claimable():

@@ -3,10 +3,10 @@
 import hashlib
 import json
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from dispatch.models import AudienceHead, Event, EventHead
+from dispatch.models import Event, EventHead
 
 EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.closed",
@@ -25,52 +25,38 @@ def event_digest(*, seq, name, incident_id, ticket_id, audience, actor_id, paylo
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def events_append(drafts):
-    """Append events in order; must run inside the caller's transaction.
+# Reserve the seqs and take the head's lock in one round trip.
+RESERVE_SQL = "UPDATE dispatch_eventhead SET seq = seq + %s WHERE id = 1 RETURNING seq, last_hash"
 
-    Each draft is a dict with name, incident, ticket, audience, actor, payload. Locking the
-    head row until commit makes sequence numbers visible in commit order.
+
+def events_append(drafts):
+    """Append events in order; must run inside the caller's transaction, as its last write.
+
+    Each draft is a dict with name, incident, ticket, audience, actor, payload. Taking the head
+    row's lock (held until commit) makes sequence numbers visible in commit order; appending
+    last keeps that hold, which every writer waits on, to the append and the commit.
     """
     assert transaction.get_connection().in_atomic_block, "events are appended inside a service's transaction"
-    head = EventHead.objects.select_for_update().get(pk=1)
+    with connection.cursor() as cursor:
+        cursor.execute(RESERVE_SQL, [len(drafts)])
+        seq, prev_hash = cursor.fetchone()
+    seq -= len(drafts)
     now = timezone.now()
     events = []
     for draft in drafts:
         assert draft["name"] in EVENT_NAMES, draft["name"]
-        head.seq += 1
+        seq += 1
         event = Event(
-            seq=head.seq, name=draft["name"], incident=draft.get("incident"), ticket=draft.get("ticket"),
+            seq=seq, name=draft["name"], incident=draft.get("incident"), ticket=draft.get("ticket"),
             audience=sorted(set(draft.get("audience") or [])), actor=draft.get("actor"),
             payload=json.loads(json.dumps(draft.get("payload") or {}, default=str)),
-            created_at=now, prev_hash=head.last_hash,
+            created_at=now, prev_hash=prev_hash,
         )
-        event.hash = event_digest(**_content(event))
-        head.last_hash = event.hash
+        event.hash = prev_hash = event_digest(**_content(event))
         events.append(event)
     Event.objects.bulk_create(events)
-    head.save(update_fields=["seq", "last_hash"])
-    _advance_audiences(events)
+    EventHead.objects.filter(pk=1).update(last_hash=prev_hash)
     return events
-
-
-def _advance_audiences(events):
-    """Note on each event, per sub-center of its audience, the audience's previous seq."""
-    last = {}
-    for event in events:
-        for subcenter_id in event.audience:
-            last[subcenter_id] = event.seq
-    if not last:
-        return
-    previous = dict(AudienceHead.objects.filter(subcenter_id__in=last).values_list("subcenter_id", "seq"))
-    for event in events:
-        event.audience_prev = {}
-        for subcenter_id in event.audience:
-            event.audience_prev[subcenter_id] = previous.get(subcenter_id, 0)
-            previous[subcenter_id] = event.seq
-    AudienceHead.objects.bulk_create(
-        [AudienceHead(subcenter_id=sid, seq=seq) for sid, seq in last.items()],
-        update_conflicts=True, unique_fields=["subcenter_id"], update_fields=["seq"],
-    )
 
 
 def _content(event):

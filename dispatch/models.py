@@ -211,18 +211,6 @@ class EventHead(models.Model):
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
 
-class AudienceHead(models.Model):
-    """The last seq each sub-center's audience saw, kept under the EventHead lock.
-
-    Each doorbell to a sub-center's group says which of that audience's events came just
-    before it, so an operator's stream can tell a real gap from the numbers of events that
-    were never theirs, without asking the database.
-    """
-
-    subcenter_id = models.BigIntegerField(primary_key=True)
-    seq = models.BigIntegerField()
-
-
 class Event(models.Model):
     """One immutable record of one state change; the log is the system's memory."""
 

@@ -60,16 +60,21 @@ def terminal_connect(*, channel_name: str, user, subcenter_id: int) -> None:
     _announce_if_changed(subcenter_id, before, user)
 
 
-@transaction.atomic
 def terminal_heartbeat(*, channel_name: str, audio_armed: bool, page_visible: bool) -> None:
     """Record a heartbeat with the terminal's health."""
-    terminal = Terminal.objects.select_related("user").filter(channel_name=channel_name).first()
-    if terminal is None:
-        return
     now = timezone.now()
-    unchanged = terminal.audio_armed == audio_armed and terminal.last_heartbeat_at >= now - stale_after()
-    if unchanged:  # the common case: one read, one write, nothing to announce
-        Terminal.objects.filter(pk=terminal.pk).update(last_heartbeat_at=now, page_visible=page_visible)
+    # The common case in one statement: nothing that presence shows has changed.
+    if Terminal.objects.filter(
+        channel_name=channel_name, audio_armed=audio_armed, last_heartbeat_at__gte=now - stale_after()
+    ).update(last_heartbeat_at=now, page_visible=page_visible):
+        return
+    _heartbeat_changed(channel_name=channel_name, audio_armed=audio_armed, page_visible=page_visible, now=now)
+
+
+@transaction.atomic
+def _heartbeat_changed(*, channel_name, audio_armed, page_visible, now):
+    terminal = Terminal.objects.select_for_update(of=("self",)).select_related("user").filter(channel_name=channel_name).first()
+    if terminal is None:
         return
     before = subcenter_terminal_health([terminal.subcenter_id])[terminal.subcenter_id]
     Terminal.objects.filter(pk=terminal.pk).update(

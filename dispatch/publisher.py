@@ -14,16 +14,12 @@ from dispatch.representations import event_data
 
 log = logging.getLogger(__name__)
 
-GROUP_ALL = "events.all"
+GROUP_ALL = "events.all"  # one member per stream process (its hub), not one per socket
 MESSAGE_TYPE = "events.new"
 
 
-def subcenter_group(subcenter_id):
-    return f"events.subcenter.{subcenter_id}"
-
-
 def publish_on_commit(events):
-    """After the current transaction commits, send the events to every group that sees them."""
+    """After the current transaction commits, tell every stream process which events are new."""
     if events:
         transaction.on_commit(lambda: publish(events))
 
@@ -32,20 +28,11 @@ def publish(events):
     layer = get_channel_layer()
     if layer is None:
         return
-    wire = [event_data(event) for event in events]
-    messages = {GROUP_ALL: {"type": MESSAGE_TYPE, "events": wire}}
-    for event, data in zip(events, wire):
-        for subcenter_id in event.audience:
-            group = subcenter_group(subcenter_id)
-            if group not in messages:  # the audience's event just before this transaction's first
-                messages[group] = {"type": MESSAGE_TYPE, "events": [], "prev": event.audience_prev[subcenter_id]}
-            messages[group]["events"].append(data)
+    message = {
+        "type": MESSAGE_TYPE,
+        "events": [{"seq": e.seq, "audience": e.audience, "event": event_data(e)} for e in events],
+    }
     try:
-        async_to_sync(_send)(layer, messages)
-    except Exception:  # the log already holds the events; consumers catch up from it
+        async_to_sync(layer.group_send)(GROUP_ALL, message)
+    except Exception:  # the log already holds the events; the streams catch up from it
         log.exception("doorbell failed for events %s", [e.seq for e in events])
-
-
-async def _send(layer, messages):
-    for group, message in messages.items():
-        await layer.group_send(group, message)

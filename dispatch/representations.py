@@ -13,6 +13,9 @@ def user_name(user):
     return user.username if user else None
 
 
+TICKET_ACTORS = ("delivered_by", "accepted_by", "confirmed_by")  # the users ticket_data names
+
+
 def ticket_data(ticket):
     """Return a ticket as the API and the stream show it."""
     subcenter = ticket.subcenter

@@ -11,9 +11,19 @@ class Role(models.TextChoices):
 
 
 def user_role(user):
-    """Return the user's Role, or None for a user without one."""
+    """Return the user's Role, or None for a user without one.
+
+    Kept on the user object, which lives for one request or one stream connection: a changed
+    role takes effect on the next request or reconnection.
+    """
     if not user or not user.is_authenticated:
         return None
+    if not hasattr(user, "_dispatch_role"):
+        user._dispatch_role = _role_of(user)
+    return user._dispatch_role
+
+
+def _role_of(user):
     if user.is_superuser:
         return Role.ADMIN
     names = {group.name for group in user.groups.all()}

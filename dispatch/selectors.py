@@ -17,7 +17,7 @@ from dispatch.errors import ERR_TICKET_NOT_FOUND, Invalid, NotFound
 from dispatch.models import Category, Event, Feedback, Incident, IncidentStatus, ResponsePlan, Ticket, TicketStatus
 from dispatch.plans import plan_for
 from dispatch.presence import subcenter_terminal_health
-from dispatch.representations import event_data, feedback_data, incident_data, ticket_data
+from dispatch.representations import TICKET_ACTORS, event_data, feedback_data, incident_data, ticket_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import Jurisdiction, Layer, SubCenter, SubCenterKind
 from geo.router import route_point
@@ -30,7 +30,7 @@ ERR_UNKNOWN_LAYER = "no layer named {name!r}"
 ERR_UNKNOWN_CATEGORY = "unknown category {code!r}"
 ERR_UNKNOWN_KINDS = "unknown sub-center kind(s): {kinds}"
 
-TICKET_RELATED = ("subcenter", "delivered_by", "accepted_by", "confirmed_by")
+TICKET_RELATED = ("subcenter", *TICKET_ACTORS)
 
 
 # ---- scope ---------------------------------------------------------------------------
@@ -116,13 +116,19 @@ def incident_tickets(*, user, incident: Incident) -> list[Ticket]:
     return list(tickets_visible(user=user).filter(incident=incident).order_by("id"))
 
 
-def incident_report_result(*, user, incident: Incident) -> dict:
-    """Return the answer to a report: the incident, its tickets and how it was routed."""
-    incident = incidents_visible(user=user).select_related("plan").get(pk=incident.pk)
+def incident_report_result(*, user, incident: Incident, tickets: list[Ticket] | None = None) -> dict:
+    """Return the answer to a report: the incident, its tickets and how it was routed.
+
+    `tickets`: the ones the report just issued, with the incident as the service left it;
+    without them (a retry), both are read back.
+    """
+    if tickets is None:
+        incident = incidents_visible(user=user).select_related("plan").get(pk=incident.pk)
+        tickets = incident_tickets(user=user, incident=incident)
     plan = incident.plan
     return {
         "incident": incident_data(incident),
-        "tickets": [ticket_data(t) for t in incident_tickets(user=user, incident=incident)],
+        "tickets": [ticket_data(t) for t in tickets],
         "routing": {
             "plan": _plan_data(plan) if plan else None,
             "routes": incident.routing,

@@ -8,7 +8,7 @@ events and rings the doorbell after commit.
 import hashlib
 import json
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -26,7 +26,7 @@ from dispatch.models import TicketStatus as S
 from dispatch.plans import DEFAULT_DEADLINES, plan_for
 from dispatch.presence import subcenter_terminal_health
 from dispatch.publisher import publish_on_commit
-from dispatch.representations import feedback_data
+from dispatch.representations import TICKET_ACTORS, feedback_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import SubCenter
 from geo.router import route_point
@@ -73,6 +73,7 @@ def user_add(*, username: str, role: str, subcenter_code: str | None = None, pas
     user.is_staff = user.is_superuser = role == Role.ADMIN
     user.save()
     user.groups.set([Group.objects.get_or_create(name=role)[0]])
+    user.__dict__.pop("_dispatch_role", None)
     OperatorPost.objects.filter(user=user).exclude(subcenter=subcenter).delete()
     if subcenter:
         OperatorPost.objects.update_or_create(user=user, defaults={"subcenter": subcenter})
@@ -146,44 +147,50 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
     plan = plan_for(category=category, severity=fields["severity"])
     kinds = [kind.code for kind in plan.kinds.all()] if plan else []
     routes = route_point(lon=fields["lon"], lat=fields["lat"], kinds=kinds) if kinds else {}
+    owned = [r for r in routes.values() if r.has_owner]
     now = timezone.now()
+    occurred_at = fields["occurred_at"]
     incident = Incident.objects.create(
         location=Point(fields["lon"], fields["lat"], srid=4326), category=category,
         severity=fields["severity"], title=fields["title"].strip(), description=fields["description"],
         address=fields["address"], reporter_name=fields["reporter_name"],
-        reporter_phone=fields["reporter_phone"], occurred_at=fields["occurred_at"], reported_at=now,
-        reported_by=actor, source=source, status=IncidentStatus.TRIAGE, plan=plan,
+        reporter_phone=fields["reporter_phone"], occurred_at=occurred_at and occurred_at.astimezone(UTC),
+        reported_at=now, reported_by=actor, source=source, plan=plan,
+        status=incident_status(closed=False, statuses=[S.ISSUED for _ in owned]),
         routing=[r.as_dict() for r in routes.values()],
         unassigned_kinds=[kind for kind, r in routes.items() if not r.has_owner],
         idempotency_key=idempotency_key or None, request_digest=digest,
     )
-    tickets = [
-        _ticket_issue(incident, SubCenter.objects.get(pk=r.subcenter_id), r.as_dict(), actor, now)
-        for r in routes.values() if r.has_owner
-    ]
-    _incident_refresh_status(incident, tickets)
+    subcenters = SubCenter.objects.in_bulk([r.subcenter_id for r in owned])
+    tickets = Ticket.objects.bulk_create(
+        [_ticket_new(incident, subcenters[r.subcenter_id], r.as_dict(), actor, now) for r in owned]
+    )
+    health = subcenter_terminal_health([t.subcenter_id for t in tickets])
     drafts = [incident_event("incident.reported", incident, actor, tickets)]
     drafts += [ticket_event("ticket.issued", t, actor, incident=incident) for t in tickets]
     if not tickets or incident.unassigned_kinds:
         why = "no response plan for this category" if not plan else "no owner found for some kinds"
         drafts.append(incident_event("incident.triage", incident, actor, tickets, reason=why))
     publish_on_commit(events_append(drafts))
-    _escalate_unattended(tickets)
+    incident.issued_tickets = _escalate_unattended(tickets, health)
     return incident
 
 
 ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
 
 
-def _escalate_unattended(tickets):
-    """Page the duty phone at once for tickets whose sub-center has no live terminal."""
-    health = subcenter_terminal_health([t.subcenter_id for t in tickets])
-    for ticket in tickets:
-        if health[ticket.subcenter_id]["online"] == 0:
-            ticket_escalate_now(ticket_id=ticket.id, reason=ERR_NO_LIVE_TERMINAL)
+def _escalate_unattended(tickets, health):
+    """Page the duty phone at once for tickets whose sub-center has no live terminal.
+
+    Return the tickets as they are now (an escalated one comes back changed).
+    """
+    return [
+        ticket_escalate_now(ticket_id=t.id, reason=ERR_NO_LIVE_TERMINAL)[0] if health[t.subcenter_id]["online"] == 0 else t
+        for t in tickets
+    ]
 
 
-def _ticket_issue(incident, subcenter, routing, actor, now):
+def _ticket_new(incident, subcenter, routing, actor, now):
     plan = incident.plan
     ticket = Ticket(
         incident=incident, subcenter=subcenter, routing=routing, issued_at=now, issued_by=actor,
@@ -191,24 +198,30 @@ def _ticket_issue(incident, subcenter, routing, actor, now):
         deadlines=plan.deadlines() if plan else dict(DEFAULT_DEADLINES),
     )
     _set_deadline(ticket, S.ISSUED)
-    ticket.save()
     return ticket
+
+
+def incident_status(*, closed: bool, statuses) -> str:
+    """Return the incident status its tickets' statuses make."""
+    live = [status for status in statuses if status not in (S.REJECTED, S.CANCELLED)]
+    if closed:
+        return IncidentStatus.CLOSED
+    if not live:
+        return IncidentStatus.TRIAGE
+    if all(status in (S.RESOLVED, S.CLOSED) for status in live):
+        return IncidentStatus.RESOLVED
+    if all(status in (S.CONFIRMED, S.RESOLVED, S.CLOSED) for status in live):
+        return IncidentStatus.ACKNOWLEDGED
+    return IncidentStatus.DISPATCHED
 
 
 def _incident_refresh_status(incident, tickets=None):
     """Derive the incident's status from its tickets and store it."""
-    tickets = list(incident.tickets.all()) if tickets is None else tickets
-    live = [t for t in tickets if t.status not in (S.REJECTED, S.CANCELLED)]
-    if incident.closed_at:
-        status = IncidentStatus.CLOSED
-    elif not live:
-        status = IncidentStatus.TRIAGE
-    elif all(t.status in (S.RESOLVED, S.CLOSED) for t in live):
-        status = IncidentStatus.RESOLVED
-    elif all(t.status in (S.CONFIRMED, S.RESOLVED, S.CLOSED) for t in live):
-        status = IncidentStatus.ACKNOWLEDGED
+    if tickets is None:
+        statuses = list(incident.tickets.values_list("status", flat=True))
     else:
-        status = IncidentStatus.DISPATCHED
+        statuses = [t.status for t in tickets]
+    status = incident_status(closed=bool(incident.closed_at), statuses=statuses)
     if status != incident.status:
         incident.status = status
         Incident.objects.filter(pk=incident.pk).update(status=status)
@@ -235,14 +248,15 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
     if incident.tickets.filter(subcenter=subcenter).exclude(status__in=[S.REJECTED, S.CANCELLED]).exists():
         raise Conflict(ERR_ALREADY_ASSIGNED.format(code=subcenter.code), field="subcenter")
     routing = {"kind": subcenter.kind_id, "rule": "manual", "assigned_by": actor.username, "note": note}
-    ticket = _ticket_issue(incident, subcenter, routing, actor, timezone.now())
+    ticket = _ticket_new(incident, subcenter, routing, actor, timezone.now())
+    ticket.save()
     if subcenter.kind_id in incident.unassigned_kinds:
         incident.unassigned_kinds = [k for k in incident.unassigned_kinds if k != subcenter.kind_id]
         incident.save(update_fields=["unassigned_kinds"])
     _incident_refresh_status(incident)
+    health = subcenter_terminal_health([subcenter.id])
     publish_on_commit(events_append([ticket_event("ticket.issued", ticket, actor, incident=incident)]))
-    _escalate_unattended([ticket])
-    return ticket
+    return _escalate_unattended([ticket], health)[0]
 
 
 @transaction.atomic
@@ -306,21 +320,35 @@ def _transition(*, actor, ticket_id, action, event_name, reason="", now=None, ex
         return ticket, False
     ticket.status = lifecycle.next_status(ticket, action)
     now = now or timezone.now()
+    changed = ["status", "due_at", "overdue", "escalation_level"]
     stamp = lifecycle.STAMPS.get(action)
     if stamp:
         setattr(ticket, f"{stamp}_at", now)
+        changed.append(f"{stamp}_at")
         if stamp != "delivered" or actor is not None:
             setattr(ticket, f"{stamp}_by", actor)
+            changed.append(f"{stamp}_by")
     if reason:
         ticket.reason = reason
+        changed.append("reason")
     if action == "reopen":
         ticket.confirmed_at, ticket.resolved_at, ticket.resolved_by = now, None, None
+        changed += ["confirmed_at", "resolved_at", "resolved_by"]
     _set_deadline(ticket, ticket.status)
-    ticket.save()
+    ticket.save(update_fields=changed)
     _incident_refresh_status(ticket.incident)
+    _load_actors(ticket)
     events = [ticket_event(event_name, ticket, actor, reason=reason or None, **(extra or {}))]
     publish_on_commit(events_append(events))
     return ticket, True
+
+
+def _load_actors(ticket):
+    """Fetch in one query the users ticket_data names that are not loaded yet."""
+    missing = [f for f in TICKET_ACTORS if getattr(ticket, f"{f}_id") and not Ticket._meta.get_field(f).is_cached(ticket)]
+    users = get_user_model().objects.in_bulk({getattr(ticket, f"{f}_id") for f in missing})
+    for field in missing:
+        setattr(ticket, field, users[getattr(ticket, f"{field}_id")])
 
 
 @transaction.atomic

@@ -30,13 +30,19 @@ def snapshot(scope):
         return seq, [incident_data(i) for i in incidents], [ticket_data(t) for t in tickets]
 
 
-def events_after(scope, after, *, before=None, limit=None):
-    """Return the events in scope with after < seq (< before), in seq order, as wire dicts."""
+def _log(after, before=None):
     events = Event.objects.filter(seq__gt=after).order_by("seq")
-    if before is not None:
-        events = events.filter(seq__lt=before)
+    return events if before is None else events.filter(seq__lt=before)
+
+
+def events_after(scope, after):
+    """Return the events in scope with seq > after, in seq order, as wire dicts."""
+    events = _log(after)
     if scope is not None:
         events = events.filter(audience__contains=[scope])
-    if limit is not None:
-        events = events[:limit]
     return [event_data(e) for e in events]
+
+
+def log_items(after, *, before=None):
+    """Return (seq, audience, wire dict) of every event with after < seq (< before), in seq order."""
+    return [(e.seq, e.audience, event_data(e)) for e in _log(after, before)]

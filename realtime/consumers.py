@@ -1,9 +1,10 @@
 """The one WebSocket stream: /ws/v1/stream?since=<seq>.
 
-connect: authorize → join the groups → hello → snapshot → replay → live. Subscribing before
-reading state loses nothing: whatever commits meanwhile is both in the replay and rung on
-the doorbell, and a seq already sent is dropped. The channel layer only rings; the events
-come from the log, and a gap in seq is filled from the database before sending on.
+connect: authorize → join the process's hub → hello → snapshot → replay → live. Joining
+before reading state loses nothing: whatever commits meanwhile is both in the replay and
+handed over by the hub (held back until the replay is sent), and a seq already sent is
+dropped. The hub (realtime.hub) takes the doorbell once per process, fills gaps from the log
+and hands each stream the events its scope sees, in seq order.
 """
 
 import json
@@ -17,10 +18,10 @@ from django.conf import settings
 
 from dispatch import presence, services, stream
 from dispatch.errors import DispatchError
-from dispatch.publisher import GROUP_ALL, subcenter_group
 from dispatch.roles import Role
 from realtime import frames
 from realtime.auth import origin_allowed, who
+from realtime.hub import encode, hub_join, hub_leave
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,10 @@ ACTIONS = {
 class StreamConsumer(AsyncWebsocketConsumer):
     scope_id = None  # None: everything; else the operator's sub-center id
     last_seq = 0
+    pending = None  # events the hub handed over before the replay was sent
+    joined = False
 
     async def connect(self):
-        self.groups_joined = []
         self.bad_frames = []
         await self.accept()
         if not origin_allowed(self.scope):
@@ -64,7 +66,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if role is None or (role == Role.OPERATOR and subcenter_id is None):
             return await self.refuse(CLOSE_FORBIDDEN, "role", "this user has no role on the stream")
         self.scope_id = subcenter_id if role == Role.OPERATOR else None
-        await self.join(subcenter_group(self.scope_id) if self.scope_id else GROUP_ALL)
+        self.pending = []
+        await hub_join(self)
+        self.joined = True
         if self.scope_id:
             await database_sync_to_async(presence.terminal_connect)(
                 channel_name=self.channel_name, user=self.user, subcenter_id=self.scope_id
@@ -74,10 +78,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def refuse(self, code, field, message):
         await self.send_json(frames.error(code=code, message=message, field=field))
         await self.close(code=code, reason=message)
-
-    async def join(self, group):
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined.append(group)
 
     def since(self):
         raw = parse_qs(self.scope.get("query_string", b"").decode()).get("since", [None])[0]
@@ -100,34 +100,33 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def identity(self, role):
         return {"username": self.user.username, "role": role.value, "subcenter_id": self.scope_id}
 
-    async def catch_up(self, before=None):
-        """Send every event in scope after the last one sent (and before `before`)."""
-        events = await database_sync_to_async(stream.events_after)(self.scope_id, self.last_seq, before=before)
-        await self.send_events(events)
-
-    async def send_events(self, events):
-        for event in events:
+    async def catch_up(self):
+        """Send the events in scope after the last one sent, then what the hub held back."""
+        for event in await database_sync_to_async(stream.events_after)(self.scope_id, self.last_seq):
             if event["seq"] > self.last_seq:
-                await self.send_json(frames.event(event))
                 self.last_seq = event["seq"]
+                await self.send_json(frames.event(event))
+        while self.pending:
+            held, self.pending = self.pending, []
+            for item in held:
+                await self.send_item(item)
+        self.pending = None
 
-    async def events_new(self, message):
-        """The doorbell: events just committed. Fill any gap from the log, then send them.
+    async def offer(self, item):
+        """Take one event from the hub: hold it back during the replay, else send it."""
+        if self.pending is not None:
+            self.pending.append(item)
+        else:
+            await self.send_item(item)
 
-        The whole log is contiguous in seq; a sub-center's share of it is not, so its
-        doorbell names the share's previous seq (`prev`).
-        """
-        events = [e for e in message["events"] if e["seq"] > self.last_seq]
-        if not events:
-            return
-        previous = message.get("prev", events[0]["seq"] - 1)
-        if previous > self.last_seq:
-            await self.catch_up(before=events[0]["seq"])
-        await self.send_events(events)
+    async def send_item(self, item):
+        if item.seq > self.last_seq:
+            self.last_seq = item.seq
+            await self.send(text_data=item.text)
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.joined:
+            await hub_leave(self)
         if self.scope_id:
             await database_sync_to_async(presence.terminal_disconnect)(channel_name=self.channel_name)
 
@@ -163,7 +162,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(presence.terminal_heartbeat)(
                     channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
                 )
-            await self.catch_up()  # a lost doorbell costs at most one heartbeat of latency
             return await self.send_json(frames.pong(ref=frame.ref))
         await self.send_json(await database_sync_to_async(self.act)(frame))
 
@@ -184,4 +182,4 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return frames.result_error(ref=frame.ref, errors={"detail": ["internal error; the action was not applied"]})
 
     async def send_json(self, content):
-        await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
+        await self.send(text_data=encode(content))

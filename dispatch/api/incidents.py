@@ -71,7 +71,8 @@ class IncidentsView(ApiView):
         incident, created = services.incident_report(
             actor=request.user, lon=lon, lat=lat, source=report_source(request), idempotency_key=key, **data
         )
-        body = selectors.incident_report_result(user=request.user, incident=incident)
+        fresh = getattr(incident, "issued_tickets", None) if created else None
+        body = selectors.incident_report_result(user=request.user, incident=incident, tickets=fresh)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -1,0 +1,155 @@
+"""One listener per process: takes the doorbell for every stream of the process.
+
+The channel layer carries one message per committed transaction to each process (the
+`events.all` group has one member per process, not one per socket). The hub puts the events
+in seq order, fills any gap from the log (a doorbell is at most once and two processes may
+ring out of commit order), encodes each event once, and hands it to the streams whose scope
+sees it. A periodic look at the log's head bounds the cost of a lost doorbell.
+"""
+
+import asyncio
+import json
+import logging
+
+from channels.db import DatabaseSyncToAsync
+from channels.layers import get_channel_layer
+
+from dispatch import stream
+from dispatch.publisher import GROUP_ALL
+from realtime import frames
+
+log = logging.getLogger(__name__)
+
+POLL_S = 2.0  # how often the hub compares its last seq with the log's head
+GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
+
+
+def in_thread(fn):
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+
+
+def encode(content):
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+
+class Item:
+    """One event on its way to the streams: its seq, who sees it, and its frame, encoded once."""
+
+    __slots__ = ("seq", "audience", "data", "_text")
+
+    def __init__(self, seq, audience, data):
+        self.seq, self.audience, self.data, self._text = seq, audience, data, None
+
+    @property
+    def text(self):
+        if self._text is None:
+            self._text = encode(frames.event(self.data))
+        return self._text
+
+
+class Hub:
+    def __init__(self, layer):
+        self.layer = layer
+        self.streams = {}  # scope (None or a sub-center id) → set of streams
+        self.last_seq = 0
+        self.lock = asyncio.Lock()
+        self.ready = None
+        self.joining = 0
+        self.tasks = []
+
+    async def start(self):
+        self.channel = await self.layer.new_channel("hub.")
+        await self.layer.group_add(GROUP_ALL, self.channel)
+        self.last_seq = await in_thread(stream.current_seq)()
+        self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh)]
+
+    async def stop(self):
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.layer.group_discard(GROUP_ALL, self.channel)
+
+    async def join(self, consumer):
+        if self.ready is None:
+            self.ready = asyncio.ensure_future(self.start())
+        self.joining += 1
+        try:
+            await asyncio.shield(self.ready)
+        finally:
+            self.joining -= 1
+        self.streams.setdefault(consumer.scope_id, set()).add(consumer)
+
+    def leave(self, consumer):
+        """Forget a stream; return True when no stream is left."""
+        members = self.streams.get(consumer.scope_id)
+        if members is not None:
+            members.discard(consumer)
+            if not members:
+                del self.streams[consumer.scope_id]
+        return not self.streams and not self.joining
+
+    async def listen(self):
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the layer is down: the poll delivers meanwhile
+                log.exception("the hub lost the channel layer; retrying")
+                await asyncio.sleep(1)
+                continue
+            await self.take([Item(e["seq"], e["audience"], e["event"]) for e in message.get("events", ())])
+
+    async def poll(self):
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                await self.take([])
+            except Exception:
+                log.exception("the hub could not read the log's head")
+
+    async def refresh(self):
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_S)
+            await self.layer.group_add(GROUP_ALL, self.channel)
+
+    async def take(self, items):
+        """Send what is new, in seq order, after filling any gap before it from the log."""
+        async with self.lock:
+            items = [i for i in items if i.seq > self.last_seq]
+            first = items[0].seq if items else None
+            if first is None or first > self.last_seq + 1:
+                missing = await in_thread(stream.log_items)(self.last_seq, before=first)
+                items = [Item(*row) for row in missing] + items
+            for item in items:
+                if item.seq > self.last_seq:
+                    self.last_seq = item.seq
+                    await self.hand_out(item)
+
+    async def hand_out(self, item):
+        for scope in (None, *item.audience):
+            for consumer in list(self.streams.get(scope, ())):
+                try:
+                    await consumer.offer(item)
+                except Exception:  # one closing socket must not stop the others' events
+                    log.exception("could not offer event %s to a stream", item.seq)
+
+
+_hubs = {}  # event loop → Hub: a process has one loop under Daphne; tests make several
+
+
+async def hub_join(consumer):
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub(get_channel_layer())
+    await hub.join(consumer)
+
+
+async def hub_leave(consumer):
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is not None and hub.leave(consumer):
+        del _hubs[loop]
+        if hub.ready is not None and hub.ready.done() and not hub.ready.exception():
+            await hub.stop()
