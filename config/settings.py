@@ -65,6 +65,9 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
 # Django's own pool: without it every database_sync_to_async call opens a connection.
 if env_bool("DB_POOL", True):
     DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 20)}}
+# Worker threads per Daphne process (config/threads.py); together at most DB_POOL_MAX.
+HTTP_THREADS = env_int("HTTP_THREADS", 10)
+STREAM_THREADS = env_int("STREAM_THREADS", 8)
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -113,7 +116,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a request without credentials gets 401 with WWW-Authenticate: Token.
-        "rest_framework.authentication.TokenAuthentication",
+        "dispatch.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,12 +1,23 @@
-"""The append-only, hash-chained event log: append inside a service, verify from a command."""
+"""The append-only, hash-chained event log: append inside a service, verify from a command.
+
+A service inserts its events without a number. When its transaction commits, a deferred
+trigger in PostgreSQL (migration 0009) numbers them from the EventHead row and chains their
+hashes: sequence numbers follow commit order, so a reader that has seen seq N never later
+finds a committed event below N, and the head row is locked only for the commit itself,
+never while a writer's Python code runs.
+
+Chain: hash = SHA-256("<prev_hash>:<seq>:<body_hash>"), where body_hash is the SHA-256 of
+the event's content, computed here when it is appended.
+"""
 
 import hashlib
 import json
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from dispatch.models import Event, EventHead
+from dispatch.models import Event
 
 EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.closed",
@@ -14,62 +25,92 @@ EVENT_NAMES = {
     "ticket.feedback", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.cancelled",
     "ticket.overdue", "terminal.presence",
 }
+GENESIS = "0" * 64
 
 
-def event_digest(*, seq, name, incident_id, ticket_id, audience, actor_id, payload, created_at, prev_hash):
-    """Return the SHA-256 over an event's content and the previous event's hash."""
+def body_digest(*, name, incident_id, ticket_id, audience, actor_id, payload, created_at):
+    """Return the SHA-256 over an event's content."""
     content = json.dumps(
-        [seq, name, incident_id, ticket_id, sorted(audience), actor_id, payload, created_at.isoformat(), prev_hash],
+        [name, incident_id, ticket_id, sorted(audience), actor_id, payload, created_at.isoformat()],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-# Reserve the seqs and take the head's lock in one round trip.
-RESERVE_SQL = "UPDATE dispatch_eventhead SET seq = seq + %s WHERE id = 1 RETURNING seq, last_hash"
+def link_digest(*, prev_hash, seq, body_hash):
+    """Return an event's hash: its content's digest chained to its seq and the previous hash.
+
+    The commit-time trigger computes the same in SQL (dispatch/migrations/0009_sequence_at_commit.py).
+    """
+    return hashlib.sha256(f"{prev_hash}:{seq}:{body_hash}".encode()).hexdigest()
+
+
+APPEND_SQL = """
+INSERT INTO dispatch_event (name, incident_id, ticket_id, audience, actor_id, payload, created_at, body_hash, prev_hash, hash)
+VALUES {rows} RETURNING id
+"""
+APPEND_ROW = "(%s, %s, %s, %s::bigint[], %s, %s, %s, %s, '', '')"
 
 
 def events_append(drafts):
-    """Append events in order; must run inside the caller's transaction, as its last write.
+    """Append events in order inside the caller's transaction; they are numbered when it commits.
 
-    Each draft is a dict with name, incident, ticket, audience, actor, payload. Taking the head
-    row's lock (held until commit) makes sequence numbers visible in commit order; appending
-    last keeps that hold, which every writer waits on, to the append and the commit.
+    Each draft is a dict with name, incident, ticket, audience, actor, payload. Return the
+    events, without their seq until events_numbered() reads it after the commit.
     """
     assert transaction.get_connection().in_atomic_block, "events are appended inside a service's transaction"
-    with connection.cursor() as cursor:
-        cursor.execute(RESERVE_SQL, [len(drafts)])
-        seq, prev_hash = cursor.fetchone()
-    seq -= len(drafts)
     now = timezone.now()
-    events = []
-    for draft in drafts:
-        assert draft["name"] in EVENT_NAMES, draft["name"]
-        seq += 1
-        event = Event(
-            seq=seq, name=draft["name"], incident=draft.get("incident"), ticket=draft.get("ticket"),
-            audience=sorted(set(draft.get("audience") or [])), actor=draft.get("actor"),
-            payload=json.loads(json.dumps(draft.get("payload") or {}, default=str)),
-            created_at=now, prev_hash=prev_hash,
-        )
-        event.hash = prev_hash = event_digest(**_content(event))
-        events.append(event)
-    Event.objects.bulk_create(events)
-    EventHead.objects.filter(pk=1).update(last_hash=prev_hash)
+    events = [_event_new(draft, now) for draft in drafts]
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_SQL.format(rows=", ".join([APPEND_ROW] * len(events))), [
+            value for event in events for value in _row(event)
+        ])
+        # Rows come back in the order of VALUES for a plain INSERT.
+        for event, (pk,) in zip(events, cursor.fetchall()):
+            event.pk = pk
+            event._state.adding = False
     return events
+
+
+def events_numbered(events):
+    """Fill in the seqs the commit gave these events; return them in seq order."""
+    by_id = {event.pk: event for event in events}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, seq, prev_hash, hash FROM dispatch_event WHERE id = ANY(%s)", [list(by_id)])
+        for pk, seq, prev_hash, chained in cursor.fetchall():
+            by_id[pk].seq, by_id[pk].prev_hash, by_id[pk].hash = seq, prev_hash, chained
+    return sorted(events, key=lambda event: event.seq or 0)
+
+
+def _event_new(draft, now):
+    assert draft["name"] in EVENT_NAMES, draft["name"]
+    event = Event(
+        name=draft["name"], incident=draft.get("incident"), ticket=draft.get("ticket"),
+        audience=sorted(set(draft.get("audience") or [])), actor=draft.get("actor"),
+        payload=json.loads(json.dumps(draft.get("payload") or {}, default=str)), created_at=now,
+    )
+    event.body_hash = body_digest(**_content(event))
+    return event
+
+
+def _row(event):
+    return (
+        event.name, event.incident_id, event.ticket_id, event.audience, event.actor_id, Jsonb(event.payload),
+        event.created_at, event.body_hash,
+    )
 
 
 def _content(event):
     return {
-        "seq": event.seq, "name": event.name, "incident_id": event.incident_id, "ticket_id": event.ticket_id,
+        "name": event.name, "incident_id": event.incident_id, "ticket_id": event.ticket_id,
         "audience": event.audience, "actor_id": event.actor_id, "payload": event.payload,
-        "created_at": event.created_at, "prev_hash": event.prev_hash,
+        "created_at": event.created_at,
     }
 
 
 def verify_chain(batch=5000):
     """Walk the log in seq order; return (events checked, first broken event or None, why)."""
-    previous = "0" * 64
+    previous = GENESIS
     checked = 0
     last_seq = 0
     while True:
@@ -79,7 +120,8 @@ def verify_chain(batch=5000):
         for event in events:
             if event.prev_hash != previous:
                 return checked, event, "its prev_hash does not match the hash of the event before it"
-            if event_digest(**_content(event)) != event.hash:
+            body_hash = body_digest(**_content(event))
+            if link_digest(prev_hash=event.prev_hash, seq=event.seq, body_hash=body_hash) != event.hash:
                 return checked, event, "its content does not match its hash (edited after it was written)"
             if event.seq != last_seq + 1:
                 return checked, event, f"sequence gap: event {last_seq + 1} is missing"

@@ -203,8 +203,9 @@ class Feedback(models.Model):
 class EventHead(models.Model):
     """The one row that hands out sequence numbers and holds the chain's last hash.
 
-    Appending takes this row's lock until commit, so sequence numbers become visible in
-    commit order: a reader that has seen seq N never later finds a committed N-1 it missed.
+    Only the commit-time trigger (dispatch.events) writes it, under its row lock, so sequence
+    numbers follow commit order: a reader that has seen seq N never later finds a committed
+    N-1 it missed.
     """
 
     seq = models.BigIntegerField(default=0)
@@ -214,7 +215,7 @@ class EventHead(models.Model):
 class Event(models.Model):
     """One immutable record of one state change; the log is the system's memory."""
 
-    seq = models.BigIntegerField(unique=True)
+    seq = models.BigIntegerField(unique=True, null=True, help_text="Given at commit, in commit order.")
     name = models.CharField(max_length=40)
     incident = models.ForeignKey(Incident, null=True, on_delete=models.DO_NOTHING, db_constraint=True, related_name="events")
     ticket = models.ForeignKey(Ticket, null=True, on_delete=models.DO_NOTHING, related_name="events")
@@ -222,11 +223,12 @@ class Event(models.Model):
     actor = models.ForeignKey(USER, null=True, on_delete=models.DO_NOTHING, related_name="+")
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField()
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64, default="", help_text="SHA-256 of the content.")
+    prev_hash = models.CharField(max_length=64, default="")
+    hash = models.CharField(max_length=64, default="")
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["seq", "id"]  # an event of one's own open transaction has no seq yet
         indexes = [GinIndex(fields=["audience"], name="event_audience")]
 
     def __str__(self):

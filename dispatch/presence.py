@@ -8,8 +8,7 @@ leaves a row whose heartbeat simply goes stale. Changes of a sub-center's summar
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch.events import events_append
@@ -22,20 +21,21 @@ def stale_after():
     return timedelta(seconds=settings.TERMINAL_STALE_S)
 
 
+HEALTH_SQL = """
+SELECT subcenter_id, count(*), count(*) FILTER (WHERE audio_armed), max(last_heartbeat_at)
+FROM dispatch_terminal WHERE subcenter_id = ANY(%s) AND last_heartbeat_at >= %s
+GROUP BY subcenter_id
+"""
+
+
 def subcenter_terminal_health(subcenter_ids, *, now=None):
     """Return {subcenter id: {online, audio_armed, last_heartbeat}} for the given sub-centers."""
     live_since = (now or timezone.now()) - stale_after()
-    rows = (
-        Terminal.objects.filter(subcenter_id__in=subcenter_ids, last_heartbeat_at__gte=live_since)
-        .values("subcenter_id")
-        .annotate(online=Count("id"), armed=Count("id", filter=Q(audio_armed=True)), last=Max("last_heartbeat_at"))
-    )
     health = {sid: {"online": 0, "audio_armed": False, "last_heartbeat": None} for sid in subcenter_ids}
-    for row in rows:
-        health[row["subcenter_id"]] = {
-            "online": row["online"], "audio_armed": row["armed"] > 0,
-            "last_heartbeat": row["last"].isoformat(),
-        }
+    with connection.cursor() as cursor:
+        cursor.execute(HEALTH_SQL, [list(health), live_since])
+        for subcenter_id, online, armed, last in cursor.fetchall():
+            health[subcenter_id] = {"online": online, "audio_armed": armed > 0, "last_heartbeat": last.isoformat()}
     return health
 
 

@@ -1,4 +1,4 @@
-"""Ring the doorbell after commit: tell the channel layer which events are new.
+"""Ring the doorbell after commit: tell the channel layer which events are new, with their seqs.
 
 The event log is the mailbox; the channel layer only says "look". A lost doorbell costs
 latency, never an event: consumers read from the log by seq. dispatch never imports realtime.
@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from dispatch.events import events_numbered
 from dispatch.representations import event_data
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def publish(events):
     layer = get_channel_layer()
     if layer is None:
         return
+    events = events_numbered(events)
     message = {
         "type": MESSAGE_TYPE,
         "events": [{"seq": e.seq, "audience": e.audience, "event": event_data(e)} for e in events],

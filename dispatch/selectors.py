@@ -143,7 +143,7 @@ def incident_detail(*, user, incident_id: int) -> dict:
     incident = incident_get(user=user, incident_id=incident_id)
     tickets = incident_tickets(user=user, incident=incident)
     feedback = Feedback.objects.filter(ticket__in=tickets).select_related("author").order_by("created_at", "id")
-    events = Event.objects.filter(incident=incident).order_by("seq")
+    events = Event.objects.filter(incident=incident).order_by("seq", "id")
     is_operator, subcenter_id = _operator_scope(user)
     if is_operator:
         events = events.filter(audience__contains=[subcenter_id])

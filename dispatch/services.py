@@ -13,7 +13,7 @@ from datetime import UTC, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from dispatch import lifecycle
@@ -215,10 +215,15 @@ def incident_status(*, closed: bool, statuses) -> str:
     return IncidentStatus.DISPATCHED
 
 
+TICKET_STATUSES_SQL = "SELECT status FROM dispatch_ticket WHERE incident_id = %s"
+
+
 def _incident_refresh_status(incident, tickets=None):
     """Derive the incident's status from its tickets and store it."""
     if tickets is None:
-        statuses = list(incident.tickets.values_list("status", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(TICKET_STATUSES_SQL, [incident.pk])
+            statuses = [status for (status,) in cursor.fetchall()]
     else:
         statuses = [t.status for t in tickets]
     status = incident_status(closed=bool(incident.closed_at), statuses=statuses)
@@ -292,7 +297,7 @@ def _lock_ticket(ticket_id, actor):
     """
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("incident__category", "subcenter")
+        .select_related("incident", "subcenter")
         .filter(pk=ticket_id).first()
     )
     role = user_role(actor)

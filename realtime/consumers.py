@@ -12,10 +12,10 @@ import logging
 import time
 from urllib.parse import parse_qs
 
-from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from config.threads import on_stream_thread
 from dispatch import presence, services, stream
 from dispatch.errors import DispatchError
 from dispatch.roles import Role
@@ -31,15 +31,6 @@ CLOSE_ABUSE = 4408
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
 
-
-
-def database_sync_to_async(fn):
-    """Run fn on any worker thread with its own (pooled) connection.
-
-    Channels' default runs every consumer's database work of a process on one thread, one
-    call after another: under load, frames wait seconds in that queue.
-    """
-    return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
 ACTIONS = {
@@ -60,7 +51,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if not origin_allowed(self.scope):
             return await self.refuse(CLOSE_FORBIDDEN, "origin", "cross-origin connection refused")
-        self.user, role, subcenter_id = await database_sync_to_async(who)(self.scope)
+        self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
         if self.user is None:
             return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "authentication required (session or token)")
         if role is None or (role == Role.OPERATOR and subcenter_id is None):
@@ -70,7 +61,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await hub_join(self)
         self.joined = True
         if self.scope_id:
-            await database_sync_to_async(presence.terminal_connect)(
+            await on_stream_thread(presence.terminal_connect)(
                 channel_name=self.channel_name, user=self.user, subcenter_id=self.scope_id
             )
         await self.start(role, self.since())
@@ -87,7 +78,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return -1  # answered with resync_required, never a crash
 
     async def start(self, role, since):
-        seq, incidents, tickets = await database_sync_to_async(stream.snapshot)(self.scope_id)
+        seq, incidents, tickets = await on_stream_thread(stream.snapshot)(self.scope_id)
         await self.send_json(frames.hello(seq=seq, user=self.identity(role), heartbeat_s=settings.HEARTBEAT_S))
         if since is not None and (since < 0 or since > seq or seq - since > settings.REPLAY_LIMIT):
             reason = "since is not a seq of this log" if since < 0 or since > seq else "since is too far behind"
@@ -102,7 +93,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def catch_up(self):
         """Send the events in scope after the last one sent, then what the hub held back."""
-        for event in await database_sync_to_async(stream.events_after)(self.scope_id, self.last_seq):
+        for event in await on_stream_thread(stream.events_after)(self.scope_id, self.last_seq):
             if event["seq"] > self.last_seq:
                 self.last_seq = event["seq"]
                 await self.send_json(frames.event(event))
@@ -128,7 +119,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.joined:
             await hub_leave(self)
         if self.scope_id:
-            await database_sync_to_async(presence.terminal_disconnect)(channel_name=self.channel_name)
+            await on_stream_thread(presence.terminal_disconnect)(channel_name=self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -159,11 +150,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return await self.send_json(frames.pong(ref=frame.ref))
         if isinstance(frame, frames.Heartbeat):
             if self.scope_id:
-                await database_sync_to_async(presence.terminal_heartbeat)(
+                await on_stream_thread(presence.terminal_heartbeat)(
                     channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
                 )
             return await self.send_json(frames.pong(ref=frame.ref))
-        await self.send_json(await database_sync_to_async(self.act)(frame))
+        await self.send_json(await on_stream_thread(self.act)(frame))
 
     def act(self, frame):
         """Call the one service a frame asks for; return its result frame."""

@@ -11,9 +11,9 @@ import asyncio
 import json
 import logging
 
-from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 
+from config.threads import on_stream_thread
 from dispatch import stream
 from dispatch.publisher import GROUP_ALL
 from realtime import frames
@@ -22,10 +22,6 @@ log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often the hub compares its last seq with the log's head
 GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
-
-
-def in_thread(fn):
-    return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
 def encode(content):
@@ -58,9 +54,10 @@ class Hub:
         self.tasks = []
 
     async def start(self):
-        self.channel = await self.layer.new_channel("hub.")
+        # The default prefix: channels-redis receives a process's channels through one queue per prefix.
+        self.channel = await self.layer.new_channel()
         await self.layer.group_add(GROUP_ALL, self.channel)
-        self.last_seq = await in_thread(stream.current_seq)()
+        self.last_seq = await on_stream_thread(stream.current_seq)()
         self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh)]
 
     async def stop(self):
@@ -119,7 +116,7 @@ class Hub:
             items = [i for i in items if i.seq > self.last_seq]
             first = items[0].seq if items else None
             if first is None or first > self.last_seq + 1:
-                missing = await in_thread(stream.log_items)(self.last_seq, before=first)
+                missing = await on_stream_thread(stream.log_items)(self.last_seq, before=first)
                 items = [Item(*row) for row in missing] + items
             for item in items:
                 if item.seq > self.last_seq:

@@ -150,6 +150,7 @@ def test_assign_names_an_unknown_subcenter(dispatcher):
 # ---- the lifecycle over HTTP ---------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # each request commits, and commits number the events
 def test_whole_lifecycle_over_http(dispatcher, water, cast):
     result = report(dispatcher)
     incident_id = result["incident"]["id"]

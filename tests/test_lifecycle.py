@@ -33,7 +33,7 @@ def water_ticket(incident):
 
 
 def names(incident):
-    return list(Event.objects.filter(incident=incident).order_by("seq").values_list("name", flat=True))
+    return list(Event.objects.filter(incident=incident).order_by("seq", "id").values_list("name", flat=True))
 
 
 @pytest.mark.django_db
@@ -336,7 +336,10 @@ def test_two_operators_accepting_at_once_exactly_one_wins(cast):
 
 @pytest.mark.django_db(transaction=True)
 def test_late_committing_event_is_never_skipped_by_a_reader(seeded):
-    """A reader that has seen seq N must never later find a committed event below N."""
+    """A reader that has seen seq N must never later find a committed event below N.
+
+    The slow writer appends first but commits last: it must get the higher seq.
+    """
     first_appended = threading.Event()
     release_first = threading.Event()
 
@@ -351,16 +354,17 @@ def test_late_committing_event_is_never_skipped_by_a_reader(seeded):
         with transaction.atomic():
             events_append([{"name": "terminal.presence", "payload": {"writer": "fast"}}])
 
-    before = list(Event.objects.values_list("seq", flat=True))
+    def committed():
+        return list(Event.objects.filter(seq__gt=before).order_by("seq").values_list("seq", "payload__writer"))
+
+    before = max(Event.objects.values_list("seq", flat=True), default=0)
     slow, _ = _in_thread(slow_writer)
     first_appended.wait(5)
     fast, _ = _in_thread(fast_writer)
-    fast.join(0.5)
-    assert fast.is_alive(), "the second writer waits for the first to commit"
-    assert list(Event.objects.values_list("seq", flat=True)) == before, "nothing new is visible yet"
+    fast.join(5)
+    assert not fast.is_alive(), "a writer never waits for another writer's open transaction"
+    assert committed() == [(before + 1, "fast")], "seen: the fast writer's event, as seq N"
     release_first.set()
     slow.join()
-    fast.join()
-    rows = list(Event.objects.filter(seq__gt=max(before, default=0)).order_by("seq").values_list("seq", "payload__writer"))
-    assert [writer for _, writer in rows] == ["slow", "fast"]
-    assert [seq for seq, _ in rows] == [rows[0][0], rows[0][0] + 1]
+    assert committed() == [(before + 1, "fast"), (before + 2, "slow")], "the late commit comes after N, never below"
+    assert verify_chain()[1] is None

@@ -101,7 +101,7 @@ def escalate_now(django_capture_on_commit_callbacks):
 
 
 def overdue_events(ticket):
-    return list(Event.objects.filter(ticket=ticket, name="ticket.overdue").order_by("seq"))
+    return list(Event.objects.filter(ticket=ticket, name="ticket.overdue").order_by("seq", "id"))
 
 
 def rungs(ticket):

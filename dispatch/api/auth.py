@@ -39,3 +39,4 @@ class TokenView(ApiView):
             raise Invalid(ERR_BAD_CREDENTIALS)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
