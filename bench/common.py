@@ -65,7 +65,7 @@ def machine_facts():
         "kernel": platform.release(), "python": platform.python_version(),
         "versions": {m: _version(m) for m in (
             "Django", "channels", "channels-redis", "daphne", "redis", "Twisted", "psycopg", "shapely",
-            "numpy", "websockets", "httpx")},
+            "numpy", "websockets")},
         "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return facts

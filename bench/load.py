@@ -1,6 +1,6 @@
 """The load generator: terminal and dispatcher stream clients, an open-loop reporter, counting.
 
-One asyncio process with the `websockets` client and httpx. The same client measures our
+One asyncio process with the `websockets` client and a small HTTP/1.1 client (bench.http). The same client measures our
 system (REST report → Daphne/Channels/Redis → terminal) and the bare pipeline (bench.bare).
 """
 
@@ -10,10 +10,10 @@ import random
 import time
 from collections import defaultdict
 
-import httpx
 import websockets
 
 from bench.common import say, summary_ms
+from bench.http import HttpClient
 
 now = time.perf_counter
 
@@ -112,7 +112,7 @@ class Hub:
         self.heartbeat_s = heartbeat_s
         self.terminals, self.dispatchers = [], []
         self.run = Run()
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=400, max_keepalive_connections=400))
+        self.http = HttpClient(timeout=30)
         self.background = set()
 
     async def connect_all(self, clients, concurrency=40):

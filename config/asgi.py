@@ -2,7 +2,6 @@
 
 import gc
 import os
-import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -34,7 +33,3 @@ gc.collect()
 gc.freeze()
 gc.set_threshold(50_000, 50, 100)
 
-# Threads waiting on PostgreSQL hold row locks while they wait for the GIL to come back; the
-# default 5 ms switch interval makes every round trip inside a transaction that much longer
-# for everyone queued on the event log's head row.
-sys.setswitchinterval(0.0005)

@@ -20,7 +20,8 @@ from realtime import frames
 
 log = logging.getLogger(__name__)
 
-POLL_S = 2.0  # how often the hub compares its last seq with the log's head
+POLL_S = 2.0  # how often the hub reads the log for events whose doorbell was lost
+GAP_WAIT_S = 0.03  # a doorbell rung out of commit order is usually this close behind
 GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
 
 
@@ -49,6 +50,8 @@ class Hub:
         self.streams = {}  # scope (None or a sub-center id) → set of streams
         self.last_seq = 0
         self.lock = asyncio.Lock()
+        self.held = {}  # seq → Item that arrived before an earlier seq
+        self.filler = None
         self.ready = None
         self.joining = 0
         self.tasks = []
@@ -61,9 +64,10 @@ class Hub:
         self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh)]
 
     async def stop(self):
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for task in [*self.tasks, self.filler]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [*self.tasks, self.filler] if t is not None], return_exceptions=True)
         await self.layer.group_discard(GROUP_ALL, self.channel)
 
     async def join(self, consumer):
@@ -101,9 +105,9 @@ class Hub:
         while True:
             await asyncio.sleep(POLL_S)
             try:
-                await self.take([])
+                await self.fill()
             except Exception:
-                log.exception("the hub could not read the log's head")
+                log.exception("the hub could not read the log")
 
     async def refresh(self):
         while True:
@@ -111,17 +115,37 @@ class Hub:
             await self.layer.group_add(GROUP_ALL, self.channel)
 
     async def take(self, items):
-        """Send what is new, in seq order, after filling any gap before it from the log."""
+        """Send what the doorbell brought, in seq order; wait a moment for a gap to close."""
         async with self.lock:
-            items = [i for i in items if i.seq > self.last_seq]
-            first = items[0].seq if items else None
-            if first is None or first > self.last_seq + 1:
-                missing = await on_stream_thread(stream.log_items)(self.last_seq, before=first)
-                items = [Item(*row) for row in missing] + items
             for item in items:
                 if item.seq > self.last_seq:
-                    self.last_seq = item.seq
-                    await self.hand_out(item)
+                    self.held[item.seq] = item
+            await self.send_ready()
+        if self.held and self.filler is None:
+            self.filler = asyncio.create_task(self.fill_after(GAP_WAIT_S))
+
+    async def fill_after(self, delay):
+        await asyncio.sleep(delay)
+        self.filler = None
+        try:
+            await self.fill()
+        except Exception:
+            log.exception("the hub could not read the log")
+
+    async def fill(self):
+        """Read from the log the events no doorbell has brought (up to the first held one)."""
+        async with self.lock:
+            first = min(self.held, default=None)
+            if first != self.last_seq + 1:
+                for row in await on_stream_thread(stream.log_items)(self.last_seq, before=first):
+                    self.held.setdefault(row[0], Item(*row))
+            await self.send_ready()
+
+    async def send_ready(self):
+        while self.last_seq + 1 in self.held:
+            item = self.held.pop(self.last_seq + 1)
+            self.last_seq = item.seq
+            await self.hand_out(item)
 
     async def hand_out(self, item):
         for scope in (None, *item.audience):
