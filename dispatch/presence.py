@@ -71,6 +71,19 @@ def terminal_heartbeat(*, channel_name: str, audio_armed: bool, page_visible: bo
     _heartbeat_changed(channel_name=channel_name, audio_armed=audio_armed, page_visible=page_visible, now=now)
 
 
+BEATS_SQL = """
+UPDATE dispatch_terminal t SET last_heartbeat_at = %s, page_visible = beat.page_visible
+FROM unnest(%s::text[], %s::boolean[]) AS beat(channel_name, page_visible)
+WHERE t.channel_name = beat.channel_name
+"""
+
+
+def terminals_beat(*, beats: dict[str, bool], now=None) -> None:
+    """Record in one statement the heartbeats {channel name: page visible} that change no presence."""
+    with connection.cursor() as cursor:
+        cursor.execute(BEATS_SQL, [now or timezone.now(), list(beats), list(beats.values())])
+
+
 @transaction.atomic
 def _heartbeat_changed(*, channel_name, audio_armed, page_visible, now):
     terminal = Terminal.objects.select_for_update(of=("self",)).select_related("user").filter(channel_name=channel_name).first()

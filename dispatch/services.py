@@ -343,6 +343,7 @@ def _transition(*, actor, ticket_id, action, event_name, reason="", now=None, ex
     lifecycle.check_role(user_role(actor), action)
     ticket = _lock_ticket(ticket_id, actor)
     if lifecycle.already_done(ticket, action, actor):
+        _load_actors(ticket)
         return ticket, False
     ticket.status = lifecycle.next_status(ticket, action)
     now = now or timezone.now()

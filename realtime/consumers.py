@@ -21,7 +21,7 @@ from dispatch.errors import DispatchError
 from dispatch.roles import Role
 from realtime import frames
 from realtime.auth import origin_allowed, who
-from realtime.hub import encode, hub_join, hub_leave
+from realtime.hub import encode, hub_beat, hub_join, hub_leave
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
     last_seq = 0
     pending = None  # events the hub handed over before the replay was sent
     joined = False
+    audio_armed = False  # as last recorded for this terminal (a new one starts unarmed)
+    beat_at = 0.0
 
     async def connect(self):
         self.bad_frames = []
@@ -64,6 +66,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await on_stream_thread(presence.terminal_connect)(
                 channel_name=self.channel_name, user=self.user, subcenter_id=self.scope_id
             )
+            self.beat_at = time.monotonic()
         await self.start(role, self.since())
 
     async def refuse(self, code, field, message):
@@ -150,11 +153,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return await self.send_json(frames.pong(ref=frame.ref))
         if isinstance(frame, frames.Heartbeat):
             if self.scope_id:
-                await on_stream_thread(presence.terminal_heartbeat)(
-                    channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
-                )
+                await self.beat(frame)
             return await self.send_json(frames.pong(ref=frame.ref))
         await self.send_json(await on_stream_thread(self.act)(frame))
+
+    async def beat(self, frame):
+        """Record a heartbeat: at once when presence changes, else with the process's next batch."""
+        now = time.monotonic()
+        if frame.audio_armed == self.audio_armed and now - self.beat_at < settings.TERMINAL_STALE_S / 2:
+            hub_beat(self.channel_name, frame.page_visible)
+        else:
+            await on_stream_thread(presence.terminal_heartbeat)(
+                channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
+            )
+            self.audio_armed = frame.audio_armed
+        self.beat_at = now
 
     def act(self, frame):
         """Call the one service a frame asks for; return its result frame."""

@@ -14,13 +14,14 @@ import logging
 from channels.layers import get_channel_layer
 
 from config.threads import on_stream_thread
-from dispatch import stream
+from dispatch import presence, stream
 from dispatch.publisher import GROUP_ALL
 from realtime import frames
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often the hub reads the log for events whose doorbell was lost
+BEATS_S = 1.0  # quiet heartbeats are written in one statement this often
 GAP_WAIT_S = 0.03  # a doorbell rung out of commit order is usually this close behind
 GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
 
@@ -51,6 +52,7 @@ class Hub:
         self.last_seq = 0
         self.lock = asyncio.Lock()
         self.held = {}  # seq → Item that arrived before an earlier seq
+        self.beats = {}  # channel name → page visible: heartbeats that changed no presence
         self.filler = None
         self.ready = None
         self.joining = 0
@@ -61,7 +63,7 @@ class Hub:
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(GROUP_ALL, self.channel)
         self.last_seq = await on_stream_thread(stream.current_seq)()
-        self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh)]
+        self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh, self.record_beats)]
 
     async def stop(self):
         for task in [*self.tasks, self.filler]:
@@ -108,6 +110,17 @@ class Hub:
                 await self.fill()
             except Exception:
                 log.exception("the hub could not read the log")
+
+    async def record_beats(self):
+        """Write the quiet heartbeats of the last second in one statement."""
+        while True:
+            await asyncio.sleep(BEATS_S)
+            beats, self.beats = self.beats, {}
+            if beats:
+                try:
+                    await on_stream_thread(presence.terminals_beat)(beats=beats)
+                except Exception:
+                    log.exception("could not record %d heartbeats", len(beats))
 
     async def refresh(self):
         while True:
@@ -165,6 +178,11 @@ async def hub_join(consumer):
     if hub is None:
         hub = _hubs[loop] = Hub(get_channel_layer())
     await hub.join(consumer)
+
+
+def hub_beat(channel_name, page_visible):
+    """Note a heartbeat that changes no presence, for the hub's next batch."""
+    _hubs[asyncio.get_running_loop()].beats[channel_name] = page_visible
 
 
 async def hub_leave(consumer):

@@ -1,5 +1,6 @@
 """The stream in process: WebsocketCommunicator through the real ASGI router, real Redis layer."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -254,6 +255,25 @@ def test_heartbeats_record_terminal_health_and_presence_events_reach_dispatchers
         gone = await frames_until(console, lambda f: f.get("name") == "terminal.presence")
         assert gone[-1]["payload"]["online"] == 0
         await console.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_quiet_heartbeats_are_recorded_in_the_next_batch(cast):
+    async def scenario():
+        terminal = communicator(cast.water_op)
+        await opened(terminal)
+        row = await sync_to_async(Terminal.objects.get)(user=cast.water_op)
+        assert row.page_visible is True
+        await terminal.send_json_to({"type": "heartbeat", "audio_armed": False, "page_visible": False, "ref": "q"})
+        assert json.loads(await terminal.receive_from())["type"] == "pong"
+        for _ in range(30):  # the hub writes quiet heartbeats once a second
+            await asyncio.sleep(0.1)
+            row = await sync_to_async(Terminal.objects.get)(pk=row.pk)
+            if not row.page_visible:
+                break
+        assert row.page_visible is False
+        await terminal.disconnect()
 
     async_to_sync(scenario)()
 

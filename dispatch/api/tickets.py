@@ -43,7 +43,6 @@ class TicketActionView(ApiView):
     def post(self, request, ticket_id):
         data = self.parse(self.input, request.data)
         ticket, changed = self.service(actor=request.user, ticket_id=ticket_id, **data)
-        ticket = selectors.ticket_get(user=request.user, ticket_id=ticket.id)
         return Response({"ticket": ticket_data(ticket), "changed": changed})
 
 
