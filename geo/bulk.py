@@ -16,6 +16,7 @@ from django.db import connection
 from geo.router import Rule, nearest_many
 
 NO_OWNER = -1
+RULE_DTYPE = f"<U{max(len(r) for r in (Rule.COVERED, Rule.OVERLAP, Rule.NEAREST, Rule.NO_OWNER))}"
 
 COVERAGE_SQL = """
     SELECT sc.kind_id, sc.id, sc.priority, sc.coverage_area_m2, sc.code, j.id, ST_AsBinary(j.geom)
@@ -56,14 +57,20 @@ class CoverageIndex:
         self.entry_subcenter = np.array([r[1] for r in rows], dtype=np.int64)
         self.entry_polygon = np.array([position[r[5]] for r in rows], dtype=np.int64)
         self.entry_rank = np.arange(len(rows), dtype=np.int64)  # rows are in precedence order
+        self.entry_order = np.argsort(self.entry_polygon, kind="stable")
+        self.entry_polygon_sorted = self.entry_polygon[self.entry_order]
         self.subcenter_count = len(set(self.entry_subcenter.tolist()))
         self.entry_subcenter_index = np.unique(self.entry_subcenter, return_inverse=True)[1]
 
     def covering(self, lons, lats):
-        """Return (point index, polygon index) pairs where the polygon covers the point."""
-        points = shapely.points(lons, lats)
-        point_idx, polygon_idx = self.tree.query(points)
-        inside = shapely.covers(self.polygons[polygon_idx], points[point_idx])
+        """Return (point index, polygon index) pairs where the polygon covers the point.
+
+        For a point, covers and intersects agree (its one position is inside or on the
+        boundary); intersects_xy tests coordinates against the prepared polygons directly.
+        """
+        lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+        point_idx, polygon_idx = self.tree.query(shapely.points(lons, lats))
+        inside = shapely.intersects_xy(self.polygons[polygon_idx], lons[point_idx], lats[point_idx])
         return point_idx[inside], polygon_idx[inside]
 
     def route(self, lons, lats, *, tolerance_m=None) -> BulkRoutes:
@@ -78,7 +85,7 @@ class CoverageIndex:
         has_owner = best < len(self.entry_rank)
         owner = np.full((n, k), NO_OWNER, dtype=np.int64)
         owner[has_owner] = self.entry_subcenter[best[has_owner]]
-        rules = np.where(owner != NO_OWNER, Rule.COVERED, Rule.NO_OWNER).astype(object)
+        rules = np.where(owner != NO_OWNER, Rule.COVERED, Rule.NO_OWNER).astype(RULE_DTYPE)
         self._mark_overlaps(rules, count, pair_point, entry)
         self._nearest(lons, lats, owner, rules, tolerance_m)
         return BulkRoutes(
@@ -88,9 +95,9 @@ class CoverageIndex:
 
     def _entries_of(self, point_idx, polygon_idx):
         """Expand (point, polygon) pairs to (point, coverage entry) pairs."""
-        order = np.argsort(self.entry_polygon, kind="stable")
-        starts = np.searchsorted(self.entry_polygon[order], polygon_idx, side="left")
-        ends = np.searchsorted(self.entry_polygon[order], polygon_idx, side="right")
+        order, by_polygon = self.entry_order, self.entry_polygon_sorted
+        starts = np.searchsorted(by_polygon, polygon_idx, side="left")
+        ends = np.searchsorted(by_polygon, polygon_idx, side="right")
         lengths = ends - starts
         pair_point = np.repeat(point_idx, lengths)
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
