@@ -4,7 +4,8 @@ The channel layer carries one message per committed transaction to each process 
 `events.all` group has one member per process, not one per socket). The hub puts the events
 in seq order, fills any gap from the log (a doorbell is at most once and two processes may
 ring out of commit order), encodes each event once, and hands it to the streams whose scope
-sees it. A periodic look at the log's head bounds the cost of a lost doorbell.
+sees it. Reading the log every POLL_S bounds the cost of a lost doorbell. The hub also
+writes, once a second, the heartbeats of its terminals that changed no presence.
 """
 
 import asyncio
