@@ -218,13 +218,21 @@ def incident_status(*, closed: bool, statuses) -> str:
     return IncidentStatus.DISPATCHED
 
 
+LOCK_INCIDENT_SQL = "SELECT status, closed_at FROM dispatch_incident WHERE id = %s FOR UPDATE"
 TICKET_STATUSES_SQL = "SELECT status FROM dispatch_ticket WHERE incident_id = %s"
 
 
 def _incident_refresh_status(incident, tickets=None):
-    """Derive the incident's status from its tickets and store it."""
+    """Derive the incident's status from its tickets and store it.
+
+    Without `tickets`, the incident row is locked first: two tickets of one incident changing
+    at once then take turns, and the second reads the first's committed status. Locks are
+    always taken ticket(s) first, then the incident.
+    """
     if tickets is None:
         with connection.cursor() as cursor:
+            cursor.execute(LOCK_INCIDENT_SQL, [incident.pk])
+            incident.status, incident.closed_at = cursor.fetchone()
             cursor.execute(TICKET_STATUSES_SQL, [incident.pk])
             statuses = [status for (status,) in cursor.fetchall()]
     else:
@@ -271,10 +279,11 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
 def incident_close(*, actor, incident_id: int, reason: str = ""):
     """Close an incident once every ticket is closed, rejected or cancelled."""
     lifecycle.check_role(user_role(actor), "close_incident")
+    # Tickets first, then the incident: the order every ticket service takes them in.
+    tickets = list(Ticket.objects.select_for_update().filter(incident_id=incident_id).order_by("id"))
     incident = _lock_incident(incident_id)
     if incident.closed_at:
         return incident
-    tickets = list(incident.tickets.select_for_update())
     still_open = [t.id for t in tickets if t.status in lifecycle.OPEN]
     if still_open:
         raise Conflict(

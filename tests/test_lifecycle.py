@@ -368,3 +368,37 @@ def test_late_committing_event_is_never_skipped_by_a_reader(seeded):
     slow.join()
     assert committed() == [(before + 1, "fast"), (before + 2, "slow")], "the late commit comes after N, never below"
     assert verify_chain()[1] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tickets_confirmed_at_once_leave_the_incident_acknowledged(cast):
+    """The second confirmation waits for the first to commit, then sees both confirmed."""
+    incident = report(cast, severity=2)
+    tickets = list(incident.tickets.order_by("id"))
+    assert len(tickets) >= 2
+    for ticket in tickets:
+        operator, _ = services.user_add(username=f"t-{ticket.subcenter.code}", role="operator",
+                                        subcenter_code=ticket.subcenter.code)
+        services.ticket_deliver(actor=operator, ticket_id=ticket.id)
+        services.ticket_accept(actor=operator, ticket_id=ticket.id)
+    for ticket in tickets[2:]:
+        services.ticket_confirm(actor=cast.dispatcher, ticket_id=ticket.id)
+    first_confirmed, release_first = threading.Event(), threading.Event()
+
+    def first():
+        with transaction.atomic():  # holds the first confirmation's commit back
+            services.ticket_confirm(actor=cast.dispatcher, ticket_id=tickets[0].id)
+            first_confirmed.set()
+            release_first.wait(5)
+
+    one, first_result = _in_thread(first)
+    first_confirmed.wait(5)
+    two, second_result = _in_thread(lambda: services.ticket_confirm(actor=cast.dispatcher, ticket_id=tickets[1].id))
+    two.join(0.5)
+    assert two.is_alive(), "the second confirmation waits for the incident the first has locked"
+    release_first.set()
+    one.join()
+    two.join()
+    assert "error" not in first_result and "error" not in second_result, (first_result, second_result)
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.ACKNOWLEDGED
