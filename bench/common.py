@@ -4,12 +4,13 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from config.processes import daphne_command, free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -156,25 +157,6 @@ def raise_fd_limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_port(port, process, log, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"process on port {port} exited; see {log}")
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {timeout} s; see {log}")
-
-
 class Processes:
     """Child processes started by the bench; each is stopped by its own pid."""
 
@@ -189,13 +171,15 @@ class Processes:
                                    stderr=open(log, "wb"), start_new_session=True)
         self.children.append(process)
         if port:
-            wait_port(port, process, log)
+            try:
+                wait_listening(port, process, log)
+            except RuntimeError as problem:
+                raise SystemExit(str(problem)) from None
         return process
 
     def daphne(self, name):
         port = free_port()
-        process = self.start(name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                    "--websocket_timeout", "-1", "config.asgi:application"], port)
+        process = self.start(name, daphne_command(port), port)
         return port, process
 
     def worker(self):

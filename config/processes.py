@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,16 +12,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def daphne_command(port, *options):
+    """Return the command of one Daphne process on 127.0.0.1:port (no 24-hour socket timeout)."""
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
+            *options, "config.asgi:application"]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_listening(port, process, log, timeout=30):
+    """Return once something listens on the port; raise RuntimeError if the process exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"the process for port {port} exited; see {log}") from None
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s; see {log}")
+
+
 def commands(env):
     """Return the processes of the system, by name."""
-    port = env.get("PORT", "8000")
-    python = sys.executable
     return {
-        "daphne": [
-            python, "-m", "daphne", "-b", "127.0.0.1", "-p", port,
-            "--websocket_timeout", "-1", "--proxy-headers", "config.asgi:application",
-        ],
-        "worker": [python, "manage.py", "run_dispatch_worker"],
+        "daphne": daphne_command(env.get("PORT", "8000"), "--proxy-headers"),
+        "worker": [sys.executable, "manage.py", "run_dispatch_worker"],
     }
 
 

@@ -7,9 +7,7 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -21,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from config.processes import daphne_command, free_port, wait_listening
 from geo.models import SubCenter
 from tests.conftest import ROOT
 
@@ -28,12 +27,6 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 FENGQING = [99.95, 24.6]
 TIMEOUT_S = 10
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def database_url_for_tests():
@@ -89,21 +82,11 @@ def daphnes(cast, webhook, tmp_path):
 
     def start():
         port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
-             "config.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"daphne-{port}.log", "wb"),
-        )
+        log = tmp_path / f"daphne-{port}.log"
+        process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
         started.append(process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port, process
-            except OSError:
-                assert process.poll() is None, (tmp_path / f"daphne-{port}.log").read_text()[-3000:]
-                time.sleep(0.1)
-        raise AssertionError("daphne did not start")
+        wait_listening(port, process, log)
+        return port, process
 
     yield start
     for process in started:

@@ -7,10 +7,7 @@ three browser contexts; the tests drive them the way people would: the login pag
 import gettext
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -21,10 +18,11 @@ from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 from rest_framework.authtoken.models import Token
 
+from config.processes import daphne_command, free_port, wait_listening
 from dispatch.models import Incident, Ticket
 from tests.browser import launch_chromium
 from tests.conftest import ROOT
-from tests.test_live_stream import database_url_for_tests, free_port
+from tests.test_live_stream import database_url_for_tests
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -53,21 +51,10 @@ class Servers:
     def start(self, port=None):
         port = port or free_port()
         log = self.tmp_path / f"daphne-{port}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
-             "config.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),
-        )
+        process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
         self.processes[port] = process
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port
-            except OSError:
-                assert process.poll() is None, log.read_text()[-3000:]
-                time.sleep(0.1)
-        raise AssertionError("daphne did not start")
+        wait_listening(port, process, log)
+        return port
 
     def stop(self, port):
         process = self.processes.pop(port)
