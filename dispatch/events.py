@@ -76,9 +76,9 @@ def events_numbered(events):
     """Fill in the seqs the commit gave these events; return them in seq order."""
     by_id = {event.pk: event for event in events}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, seq, prev_hash, hash FROM dispatch_event WHERE id = ANY(%s)", [list(by_id)])
-        for pk, seq, prev_hash, chained in cursor.fetchall():
-            by_id[pk].seq, by_id[pk].prev_hash, by_id[pk].hash = seq, prev_hash, chained
+        cursor.execute("SELECT id, seq FROM dispatch_event WHERE id = ANY(%s)", [list(by_id)])
+        for pk, seq in cursor.fetchall():
+            by_id[pk].seq = seq
     return sorted(events, key=lambda event: event.seq or 0)
 
 

@@ -67,10 +67,10 @@ class Hub:
         self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh, self.record_beats)]
 
     async def stop(self):
-        for task in [*self.tasks, self.filler]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [*self.tasks, self.filler] if t is not None], return_exceptions=True)
+        tasks = [task for task in (*self.tasks, self.filler) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.layer.group_discard(GROUP_ALL, self.channel)
 
     async def join(self, consumer):
