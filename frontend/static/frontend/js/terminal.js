@@ -115,7 +115,8 @@ function actions(ticket) {
     const result = await stream.send({ ...frame, ticket: ticket.id });
     button.disabled = false;
     if (!result.ok) alert(Object.values(result.errors || {}).flat().join(" "));
-    else if (tickets.get(ticket.id).status === before) upsertTicket({ id: ticket.id, status: result.status });
+    // A feedback result names no status: the ticket keeps the one its events gave it.
+    else if (result.status && tickets.get(ticket.id).status === before) upsertTicket({ id: ticket.id, status: result.status });
     render();
   };
   if (ticket.status === "issued" || ticket.status === "delivered") {
