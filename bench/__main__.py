@@ -13,7 +13,7 @@ import sys
 import time
 
 from bench import common
-from bench.common import RESULTS, ROOT, say
+from bench.common import ROOT, say
 
 SECTIONS = ("routing", "bare", "e2e", "replay", "memory")
 

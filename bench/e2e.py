@@ -7,13 +7,11 @@ PostgreSQL/PostGIS + Redis + two Daphne processes + the deadline worker; the loa
 import asyncio
 import os
 import random
-import sys
-import time
 
 import numpy as np
 import shapely
 
-from bench.common import KINDS, say, summary_ms
+from bench.common import KINDS, say
 from bench.load import Client, Hub, now
 
 # (category, severity): single- and multi-kind plans, so all six kinds get tickets

@@ -6,7 +6,6 @@ Runs inside the bench process (Django set up on the bench database).
 import time
 
 import numpy as np
-import shapely
 
 from bench.common import KINDS, say, summary_ms
 
@@ -42,6 +41,7 @@ def postgis_latency(lons, lats, kinds, warmup=200):
 
 def run(*, bulk_points=100_000, sample=5_000):
     from django.db import connection
+
     from geo.bulk import NO_OWNER, CoverageIndex
     from geo.models import Jurisdiction, SubCenter
 

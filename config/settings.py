@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "geo",
     "dispatch",
     "realtime",
+    "api",
     "frontend",
 ]
 
@@ -116,19 +117,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a request without credentials gets 401 with WWW-Authenticate: Token.
-        "dispatch.api.authentication.CachedTokenAuthentication",
+        "api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dispatch.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "GeoDispatch API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "DEFAULT_GENERATOR_CLASS": "dispatch.api.generator.ApiSchemaGenerator",
+    "DEFAULT_GENERATOR_CLASS": "api.generator.ApiSchemaGenerator",
 }
 
 # Router: a point outside every coverage but within this distance goes to the nearest one.

@@ -3,11 +3,11 @@
 from dispatch.representations import incident_data, ticket_data
 
 
-def incident_event(name, incident, actor, tickets, **extra):
-    """Return the draft of an incident event, seen by the sub-centers holding its tickets."""
+def incident_event(name, incident, actor, audience, **extra):
+    """Return the draft of an incident event, seen by these sub-centers (those holding its tickets)."""
     return {
         "name": name, "incident": incident, "actor": actor,
-        "audience": [t.subcenter_id for t in tickets],
+        "audience": audience,
         "payload": {"incident": incident_data(incident), **extra},
     }
 

@@ -1,7 +1,7 @@
 """The append-only, hash-chained event log: append inside a service, verify from a command.
 
 A service inserts its events without a number. When its transaction commits, a deferred
-trigger in PostgreSQL (migration 0009) numbers them from the EventHead row and chains their
+trigger in PostgreSQL (dispatch/sql/event_sequencer.sql) numbers them from the EventHead row and chains their
 hashes: sequence numbers follow commit order, so a reader that has seen seq N never later
 finds a committed event below N, and the head row is locked only for the commit itself,
 never while a writer's Python code runs.
@@ -17,10 +17,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from dispatch import sql
 from dispatch.models import Event
 
 EVENT_NAMES = {
-    "incident.reported", "incident.triage", "incident.closed",
+    "incident.reported", "incident.triage", "incident.updated", "incident.closed",
     "ticket.issued", "ticket.delivered", "ticket.accepted", "ticket.rejected", "ticket.confirmed",
     "ticket.feedback", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.cancelled",
     "ticket.overdue", "terminal.presence",
@@ -40,16 +41,9 @@ def body_digest(*, name, incident_id, ticket_id, audience, actor_id, payload, cr
 def link_digest(*, prev_hash, seq, body_hash):
     """Return an event's hash: its content's digest chained to its seq and the previous hash.
 
-    The commit-time trigger computes the same in SQL (dispatch/migrations/0009_sequence_at_commit.py).
+    The commit-time trigger computes the same in SQL (dispatch/sql/event_sequencer.sql).
     """
     return hashlib.sha256(f"{prev_hash}:{seq}:{body_hash}".encode()).hexdigest()
-
-
-APPEND_SQL = """
-INSERT INTO dispatch_event (name, incident_id, ticket_id, audience, actor_id, payload, created_at, body_hash, prev_hash, hash)
-VALUES {rows} RETURNING id
-"""
-APPEND_ROW = "(%s, %s, %s, %s::bigint[], %s, %s, %s, %s, '', '')"
 
 
 def events_append(drafts):
@@ -62,7 +56,7 @@ def events_append(drafts):
     now = timezone.now()
     events = [_event_new(draft, now) for draft in drafts]
     with connection.cursor() as cursor:
-        cursor.execute(APPEND_SQL.format(rows=", ".join([APPEND_ROW] * len(events))), [
+        cursor.execute(sql.APPEND_EVENTS.format(rows=", ".join([sql.APPEND_EVENT_ROW] * len(events))), [
             value for event in events for value in _row(event)
         ])
         # Rows come back in the order of VALUES for a plain INSERT.
@@ -76,7 +70,7 @@ def events_numbered(events):
     """Fill in the seqs the commit gave these events; return them in seq order."""
     by_id = {event.pk: event for event in events}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, seq FROM dispatch_event WHERE id = ANY(%s)", [list(by_id)])
+        cursor.execute(sql.SEQS_OF_EVENTS, [list(by_id)])
         for pk, seq in cursor.fetchall():
             by_id[pk].seq = seq
     return sorted(events, key=lambda event: event.seq or 0)

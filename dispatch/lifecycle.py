@@ -1,6 +1,7 @@
 """The ticket lifecycle as data: one transitions table, one place that applies it."""
 
 from dispatch.errors import Conflict, Forbidden
+from dispatch.models import IncidentStatus
 from dispatch.models import TicketStatus as S
 from dispatch.roles import Role
 
@@ -73,3 +74,17 @@ def next_status(ticket, action):
 def check_role(role, action):
     if role not in ACTION_ROLES[action]:
         raise Forbidden(ERR_ROLE.format(role=role or "user without a role", action=action))
+
+
+def incident_status(*, closed: bool, statuses) -> str:
+    """Return the status an incident's tickets' statuses make (docs/ARCHITECTURE.md, "The lifecycle")."""
+    live = [status for status in statuses if status not in (S.REJECTED, S.CANCELLED)]
+    if closed:
+        return IncidentStatus.CLOSED
+    if not live:
+        return IncidentStatus.TRIAGE
+    if all(status in (S.RESOLVED, S.CLOSED) for status in live):
+        return IncidentStatus.RESOLVED
+    if all(status in (S.CONFIRMED, S.RESOLVED, S.CLOSED) for status in live):
+        return IncidentStatus.ACKNOWLEDGED
+    return IncidentStatus.DISPATCHED

@@ -1,4 +1,4 @@
-"""Who a user is in the command center: roles are auth groups (DESIGN §1)."""
+"""Who a user is in the command center: roles are auth groups (docs/PROTOCOL.md, "Authentication and roles")."""
 
 from django.db import models
 

@@ -1,4 +1,4 @@
-"""The screens, login/logout, the translation catalog for scripts, and the dashboard figures."""
+"""The screens, login/logout and the translation catalog for scripts."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -24,5 +24,4 @@ urlpatterns = [
     path("dashboard/bulletin/", views.bulletin, name="bulletin"),
     path("i18n/js/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
     path("i18n/setlang/", set_language, name="set_language"),
-    path("api/v1/dashboard/figures", views.DashboardFiguresView.as_view(), name="dashboard-figures"),
 ]

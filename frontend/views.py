@@ -1,4 +1,4 @@
-"""The three screens (console, terminal, dashboard), the login page and the daily bulletin."""
+"""The three screens (console, terminal, dashboard), the login page and the daily bulletin; pages read selectors."""
 
 from datetime import date
 from functools import wraps
@@ -9,15 +9,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
-from rest_framework.response import Response
 
-from dispatch.api.base import ApiView, errors
+from dispatch import selectors
 from dispatch.roles import Role, operator_subcenter_id, user_role
-from dispatch.selectors import dashboard_figures
-from frontend import figures
 
 SCREEN_OF_ROLE = {
     Role.DISPATCHER: "frontend:console",
@@ -97,31 +91,10 @@ def bulletin(request):
         day = date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
         day = timezone.localdate()
-    start, end = figures.day_window(day)
+    start, end = selectors.day_window(day)
     context = screen_context(request, "bulletin")
     context.update(
-        day=day, figures=figures.dashboard_timeliness(start=start, end=end), live=dashboard_figures(),
+        day=day, figures=selectors.dashboard_timeliness(start=start, end=end), live=selectors.dashboard_figures(),
         generated_at=timezone.localtime(),
     )
     return render(request, "frontend/bulletin.html", context)
-
-
-class FiguresQuery(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text="A local calendar day; without it, the last 24 hours.")
-
-
-class DashboardFiguresView(ApiView):
-    @extend_schema(
-        operation_id="dashboard_figures", parameters=[FiguresQuery],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="per sub-center median and 90th "
-                   "percentile seconds from issue to delivery, acceptance, first feedback and closure; the "
-                   "slowest per stage; incidents per hour"), **errors(400)},
-    )
-    def get(self, request):
-        """Return the timeliness and hourly figures for leaders (the last 24 hours, or one day)."""
-        query = self.parse(FiguresQuery, request.query_params)
-        if "date" in query:
-            start, end = figures.day_window(query["date"])
-        else:
-            start, end = figures.last_hours_window(24)
-        return Response(figures.dashboard_timeliness(start=start, end=end))

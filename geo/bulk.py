@@ -13,19 +13,11 @@ import shapely
 from django.conf import settings
 from django.db import connection
 
+from geo import sql
 from geo.router import Rule, nearest_many
 
 NO_OWNER = -1
 RULE_DTYPE = f"<U{max(len(r) for r in (Rule.COVERED, Rule.OVERLAP, Rule.NEAREST, Rule.NO_OWNER))}"
-
-COVERAGE_SQL = """
-    SELECT sc.kind_id, sc.id, sc.priority, sc.coverage_area_m2, sc.code, j.id, ST_AsBinary(j.geom)
-    FROM geo_subcenter sc
-    JOIN geo_subcenter_jurisdictions sj ON sj.subcenter_id = sc.id
-    JOIN geo_jurisdiction j ON j.id = sj.jurisdiction_id
-    WHERE sc.active AND sc.kind_id = ANY(%s)
-"""
-
 
 @dataclass
 class BulkRoutes:
@@ -41,7 +33,7 @@ class CoverageIndex:
     def __init__(self, kinds):
         self.kinds = list(dict.fromkeys(kinds))
         with connection.cursor() as cursor:
-            cursor.execute(COVERAGE_SQL, [self.kinds])
+            cursor.execute(sql.COVERAGE_POLYGONS, [self.kinds])
             rows = cursor.fetchall()
         # Precedence within a kind, exactly as the PostGIS router orders: priority desc,
         # coverage area asc, code asc.

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.db import connection
 
+from geo import sql
+
 
 class Rule:
     COVERED = "covered"
@@ -46,41 +48,6 @@ class Routing:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
-_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name"""
-_FROM = """
-    FROM geo_jurisdiction j
-    JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
-    JOIN geo_subcenter sc ON sc.id = sj.subcenter_id
-"""
-# Codes compare byte-wise (COLLATE "C"), as Python sorts them in geo.bulk, whatever the
-# database's collation; the jurisdiction code settles which one of an owner's is reported.
-_ORDER = 'sc.priority DESC, sc.coverage_area_m2 ASC, sc.code COLLATE "C" ASC, j.code COLLATE "C" ASC'
-
-COVERING_SQL = f"""
-    SELECT {_COLUMNS}
-    {_FROM}
-    WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
-      AND ST_Covers(j.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
-    ORDER BY sc.kind_id, {_ORDER}
-"""
-
-NEAREST_SQL = f"""
-    SELECT * FROM (
-        SELECT DISTINCT ON (p.i, sc.kind_id) p.i, {_COLUMNS}, ST_Distance(j.geom::geography, p.pt::geography) AS d
-        FROM (
-            SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt, deg
-            FROM unnest(%(ids)s::int[], %(lons)s::float8[], %(lats)s::float8[], %(degrees)s::float8[])
-                 AS u(i, lon, lat, deg)
-        ) p
-        JOIN geo_jurisdiction j ON ST_DWithin(j.geom, p.pt, p.deg)
-        JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
-        JOIN geo_subcenter sc ON sc.id = sj.subcenter_id
-        WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
-        ORDER BY p.i, sc.kind_id, ST_Distance(j.geom::geography, p.pt::geography), {_ORDER}
-    ) nearest WHERE d <= %(meters)s
-"""
-
-
 def tolerance_degrees(lat, meters):
     """Return a distance in degrees that is at least `meters` anywhere around latitude `lat`.
 
@@ -95,7 +62,7 @@ def route_point(*, lon: float, lat: float, kinds: list[str], tolerance_m: float 
     kinds = list(dict.fromkeys(kinds))
     params = {"lon": lon, "lat": lat, "kinds": kinds}
     with connection.cursor() as cursor:
-        cursor.execute(COVERING_SQL, params)
+        cursor.execute(sql.ROUTE_COVERING, params)
         routes = choose_covering(cursor.fetchall())
         missing = [kind for kind in kinds if kind not in routes]
         if missing and tolerance_m > 0:
@@ -141,7 +108,7 @@ def nearest_many(cursor, points, kinds, tolerance_m):
     """Return {(point id, kind): Routing} for many (id, lon, lat) points in one query."""
     ids, lons, lats = (list(column) for column in zip(*points)) if points else ([], [], [])
     cursor.execute(
-        NEAREST_SQL,
+        sql.ROUTE_NEAREST,
         {
             "ids": ids, "lons": lons, "lats": lats, "kinds": list(kinds), "meters": tolerance_m,
             "degrees": [tolerance_degrees(lat, tolerance_m) for lat in lats],

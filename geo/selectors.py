@@ -9,6 +9,7 @@ from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.db.models import Count, F, Func, Value
 
+from geo import sql
 from geo.models import Feature, Jurisdiction, Layer
 from geo.router import tolerance_degrees
 
@@ -63,19 +64,6 @@ def layer_features_geojson(*, layer_name: str, bbox: Bbox | None = None) -> dict
     )
 
 
-NEAR_SQL = """
-    WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS point)
-    SELECT f.key, f.name, f.properties, ST_AsGeoJSON(f.geom, %(decimals)s),
-           ST_Distance(f.geom::geography, here.point::geography) AS distance_m
-    FROM geo_feature f, here
-    WHERE f.layer_id = %(layer)s
-      AND ST_DWithin(f.geom, here.point, %(degrees)s)
-      AND ST_DWithin(f.geom::geography, here.point::geography, %(meters)s)
-    ORDER BY distance_m, f.key
-    LIMIT %(limit)s
-"""
-
-
 def layer_features_near(*, layer_name: str, lon: float, lat: float, radius_m: float, limit: int) -> list[dict]:
     """Return a layer's features within radius_m of a point, nearest first, each with distance_m.
 
@@ -89,7 +77,7 @@ def layer_features_near(*, layer_name: str, lon: float, lat: float, radius_m: fl
         "degrees": tolerance_degrees(lat, radius_m), "decimals": GEOJSON_DECIMALS,
     }
     with connection.cursor() as cursor:
-        cursor.execute(NEAR_SQL, params)
+        cursor.execute(sql.FEATURES_NEAR, params)
         rows = cursor.fetchall()
     return [
         _feature(key, geojson, key=key, name=name, properties=_json(properties), distance_m=round(distance, 1))

@@ -7,6 +7,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from geo import sql
 from geo.models import Feature, Jurisdiction, Layer, SubCenter, SubCenterKind
 
 
@@ -59,7 +60,7 @@ def jurisdictions_import(*, records, level, subcenter_kinds=()) -> ImportReport:
 def _analyze():
     """Refresh planner statistics: right after a bulk import, routing is 40× slower without."""
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE geo_jurisdiction, geo_subcenter, geo_subcenter_jurisdictions")
+        cursor.execute(sql.ANALYZE_ROUTING_TABLES)
 
 
 def _kinds(codes):
@@ -73,10 +74,7 @@ def _kinds(codes):
 
 def _compute_areas(ids):
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE geo_jurisdiction SET area_m2 = ST_Area(geom::geography) WHERE id = ANY(%s)",
-            [ids],
-        )
+        cursor.execute(sql.JURISDICTION_AREAS, [ids])
 
 
 def _link_parents(records, by_code):
@@ -109,19 +107,10 @@ def _subcenter_for(jurisdiction, kind):
     return int(created)
 
 
-COVERAGE_AREA_SQL = """
-    UPDATE geo_subcenter sc SET coverage_area_m2 = COALESCE((
-        SELECT SUM(j.area_m2) FROM geo_subcenter_jurisdictions sj
-        JOIN geo_jurisdiction j ON j.id = sj.jurisdiction_id
-        WHERE sj.subcenter_id = sc.id), 0)
-    WHERE sc.id IN (SELECT subcenter_id FROM geo_subcenter_jurisdictions WHERE jurisdiction_id = ANY(%s))
-"""
-
-
 def _refresh_coverage_areas(jurisdiction_ids):
     """Recompute, in one statement, the coverage area of every sub-center covering these."""
     with connection.cursor() as cursor:
-        cursor.execute(COVERAGE_AREA_SQL, [jurisdiction_ids])
+        cursor.execute(sql.SUBCENTER_COVERAGE_AREAS, [jurisdiction_ids])
 
 
 def subcenter_refresh_coverage_area(*, subcenter) -> None:

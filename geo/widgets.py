@@ -21,5 +21,5 @@ class OfflineMapWidget(OpenLayersWidget):
         """Add the same-origin URL of the jurisdictions drawn as the base layer."""
         context = super().get_context(name, value, attrs)
         query = urlencode({"simplify": self.base_layer_simplify_m})
-        context["base_layer_url"] = f"{reverse('geo:jurisdictions')}?{query}"
+        context["base_layer_url"] = f"{reverse('api:jurisdictions')}?{query}"
         return context

@@ -15,13 +15,14 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from config.threads import on_stream_thread
-from dispatch import presence, services, stream
+from dispatch import services
 from dispatch.errors import DispatchError
 from dispatch.roles import Role
+from dispatch.selectors import stream
 from realtime import frames
 from realtime.auth import origin_allowed, who
 from realtime.hub import encode, hub_beat, hub_join, hub_leave
+from realtime.threads import on_stream_thread
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await hub_join(self)
         self.joined = True
         if self.scope_id:
-            await on_stream_thread(presence.terminal_connect)(
+            await on_stream_thread(services.terminal_connect)(
                 channel_name=self.channel_name, user=self.user, subcenter_id=self.scope_id
             )
             self.beat_at = time.monotonic()
@@ -122,7 +123,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.joined:
             await hub_leave(self)
         if self.scope_id:
-            await on_stream_thread(presence.terminal_disconnect)(channel_name=self.channel_name)
+            await on_stream_thread(services.terminal_disconnect)(channel_name=self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -163,7 +164,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if frame.audio_armed == self.audio_armed and now - self.beat_at < settings.TERMINAL_STALE_S / 2:
             hub_beat(self.channel_name, frame.page_visible)
         else:
-            await on_stream_thread(presence.terminal_heartbeat)(
+            await on_stream_thread(services.terminal_heartbeat)(
                 channel_name=self.channel_name, audio_armed=frame.audio_armed, page_visible=frame.page_visible
             )
             self.audio_armed = frame.audio_armed
@@ -173,7 +174,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Call the one service a frame asks for; return its result frame."""
         try:
             if isinstance(frame, frames.Feedback):
-                feedback = services.ticket_feedback(
+                feedback, _ = services.ticket_feedback(
                     actor=self.user, ticket_id=frame.ticket, text=frame.text, final=frame.final
                 )
                 return frames.result_ok(ref=frame.ref, ticket_id=frame.ticket, feedback_id=feedback.id, changed=True)

@@ -14,10 +14,11 @@ import logging
 
 from channels.layers import get_channel_layer
 
-from config.threads import on_stream_thread
-from dispatch import presence, stream
+from dispatch import services
 from dispatch.publisher import GROUP_ALL
+from dispatch.selectors import stream
 from realtime import frames
+from realtime.threads import on_stream_thread
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class Hub:
             beats, self.beats = self.beats, {}
             if beats:
                 try:
-                    await on_stream_thread(presence.terminals_beat)(beats=beats)
+                    await on_stream_thread(services.terminals_beat)(beats=beats)
                 except Exception:
                     log.exception("could not record %d heartbeats", len(beats))
 

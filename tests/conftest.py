@@ -82,12 +82,12 @@ def fast_password_hasher(settings):
 @pytest.fixture
 def terminals_online(sample_city, db, django_user_model):
     """Every sample sub-center has a live terminal, so no ticket is paged at once."""
-    from dispatch import presence
+    from dispatch import services
     from geo.models import SubCenter
 
     user, _ = django_user_model.objects.get_or_create(username="t-terminals")
     for subcenter in SubCenter.objects.filter(code__startswith="5309"):
-        presence.terminal_connect(channel_name=f"test!{subcenter.code}", user=user, subcenter_id=subcenter.id)
+        services.terminal_connect(channel_name=f"test!{subcenter.code}", user=user, subcenter_id=subcenter.id)
 
 
 @pytest.fixture(scope="session", autouse=True)

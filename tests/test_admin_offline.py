@@ -139,7 +139,7 @@ def test_map_base_layer_is_our_jurisdictions(admin_client, jurisdiction):
     html = admin_client.get(url).content.decode()
     assert "new ol.layer.Vector" in html and "ol.layer.Tile" not in html
     base_layer_url = re.search(r'url: "([^"]+)"', html).group(1).encode().decode("unicode_escape")
-    assert base_layer_url.startswith(reverse("geo:jurisdictions") + "?")
+    assert base_layer_url.startswith(reverse("api:jurisdictions") + "?")
     response = admin_client.get(base_layer_url)
     assert response.status_code == 200
     assert {f["id"] for f in response.json()["features"]} == {"330100", "330102"}

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from dispatch import presence, selectors
-from dispatch.api.parsers import MAX_BODY_BYTES
+from api.parsers import MAX_BODY_BYTES
+from dispatch import selectors, services
 from dispatch.models import Event, Feedback, Incident, Ticket
 from dispatch.services import ERR_IDEMPOTENCY_REUSED
 from geo.models import SubCenter
@@ -81,7 +81,7 @@ def live_terminals(cast, django_user_model):
     """A live terminal at every sub-center of 凤庆县 and 云县, so no ticket is paged at once."""
     user = django_user_model.objects.create_user("t-terminals")
     for subcenter in SubCenter.objects.filter(code__regex=rf"^({'|'.join(LIVE_COUNTIES)})-"):
-        presence.terminal_connect(channel_name=f"test!{subcenter.code}", user=user, subcenter_id=subcenter.id)
+        services.terminal_connect(channel_name=f"test!{subcenter.code}", user=user, subcenter_id=subcenter.id)
 
 
 @pytest.fixture

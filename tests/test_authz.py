@@ -8,7 +8,7 @@ sub-center's operator; `other_operator` belongs to 530921-health and must find n
 import pytest
 from rest_framework.test import APIClient
 
-from dispatch import presence, services
+from dispatch import services
 from dispatch.models import Ticket
 from geo.models import SubCenter
 
@@ -81,10 +81,10 @@ MATRIX = [
 def scene(cast, django_user_model):
     """The flood, its one ticket, and a client for each principal; 530921-water's terminal is live."""
     water = SubCenter.objects.get(code="530921-water")
-    presence.terminal_connect(channel_name="test!530921-water", user=cast.water_op, subcenter_id=water.id)
-    incident, _ = services.incident_report(
+    services.terminal_connect(channel_name="test!530921-water", user=cast.water_op, subcenter_id=water.id)
+    incident = services.incident_report(
         actor=cast.dispatcher, category="flood", severity=3, lon=FENGQING[0], lat=FENGQING[1], title="Flooding"
-    )
+    ).incident
     (ticket,) = incident.tickets.all()
     assert ticket.subcenter.code == "530921-water" and not ticket.overdue
     users = {

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.gis.geos import LineString, MultiPolygon, Point, Polygon
 from django.urls import reverse
 
+from api.serializers import BBOX_FORMAT, BBOX_ORDER, BBOX_RANGE, SIMPLIFY_WITH_ZOOM
 from geo import selectors
 from geo.models import Feature, Jurisdiction, Layer
-from geo.views import BBOX_FORMAT, BBOX_ORDER, BBOX_RANGE, SIMPLIFY_WITH_ZOOM
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def get_json(client, name, status=200, **params):
 
 def only_geometry(client, **params):
     """Return the geometry of the one jurisdiction the endpoint answers with."""
-    (feature,) = get_json(client, "geo:jurisdictions", **params)["features"]
+    (feature,) = get_json(client, "api:jurisdictions", **params)["features"]
     return feature["geometry"]
 
 
@@ -85,7 +85,7 @@ def codes(collection):
 
 
 def test_jurisdictions_are_a_feature_collection_with_map_properties(user_client, city):
-    body = get_json(user_client, "geo:jurisdictions")
+    body = get_json(user_client, "api:jurisdictions")
     assert body["type"] == "FeatureCollection"
     west = next(f for f in body["features"] if f["id"] == "330102")
     assert west["properties"] == {
@@ -97,12 +97,12 @@ def test_jurisdictions_are_a_feature_collection_with_map_properties(user_client,
 
 
 def test_jurisdictions_bbox_keeps_overlapping_and_drops_the_rest(user_client, city):
-    body = get_json(user_client, "geo:jurisdictions", bbox=WEST_BBOX)
+    body = get_json(user_client, "api:jurisdictions", bbox=WEST_BBOX)
     assert codes(body) == {"330100", "330102"}
 
 
 def test_jurisdictions_bbox_touching_nothing_returns_empty_collection(user_client, city):
-    body = get_json(user_client, "geo:jurisdictions", bbox="10,10,11,11")
+    body = get_json(user_client, "api:jurisdictions", bbox="10,10,11,11")
     assert body == {"type": "FeatureCollection", "features": []}
 
 
@@ -150,26 +150,26 @@ def test_tolerance_for_zoom_is_one_pixel_of_longitude():
         ("120,31,121,30", BBOX_ORDER),
     ],
 )
-@pytest.mark.parametrize("url_name", ["geo:jurisdictions", "geo:layer-features"])
+@pytest.mark.parametrize("url_name", ["api:jurisdictions", "api:layer-features"])
 def test_bad_bbox_is_refused_naming_the_field(user_client, hospitals, url_name, bbox, message):
-    kwargs = {"name": "hospitals"} if url_name == "geo:layer-features" else {}
+    kwargs = {"name": "hospitals"} if url_name == "api:layer-features" else {}
     response = user_client.get(reverse(url_name, kwargs=kwargs), {"bbox": bbox})
     assert response.status_code == 400
     assert response.json() == {"errors": {"bbox": [message]}}
 
 
 def test_bad_simplify_is_refused_naming_the_field(user_client):
-    body = get_json(user_client, "geo:jurisdictions", status=400, simplify="-5")
+    body = get_json(user_client, "api:jurisdictions", status=400, simplify="-5")
     assert list(body["errors"]) == ["simplify"]
 
 
 def test_simplify_with_zoom_is_refused(user_client):
-    body = get_json(user_client, "geo:jurisdictions", status=400, simplify=10, zoom=12)
+    body = get_json(user_client, "api:jurisdictions", status=400, simplify=10, zoom=12)
     assert body == {"errors": {"zoom": [SIMPLIFY_WITH_ZOOM]}}
 
 
 def test_layers_list_counts_features(user_client, hospitals):
-    body = get_json(user_client, "geo:layers")
+    body = get_json(user_client, "api:layers")
     assert body == {
         "layers": [
             {"name": "hospitals", "title": "Hospitals", "attribution": "", "feature_count": 3},
@@ -179,7 +179,7 @@ def test_layers_list_counts_features(user_client, hospitals):
 
 
 def test_layer_features_bbox_keeps_overlapping_and_drops_the_rest(user_client, hospitals):
-    url = reverse("geo:layer-features", kwargs={"name": "hospitals"})
+    url = reverse("api:layer-features", kwargs={"name": "hospitals"})
     body = user_client.get(url, {"bbox": WEST_BBOX}).json()
     by_key = {f["id"]: f for f in body["features"]}
     assert set(by_key) == {"h1", "road"}
@@ -188,19 +188,19 @@ def test_layer_features_bbox_keeps_overlapping_and_drops_the_rest(user_client, h
 
 
 def test_layer_features_without_bbox_returns_every_feature(user_client, hospitals):
-    body = user_client.get(reverse("geo:layer-features", kwargs={"name": "hospitals"})).json()
+    body = user_client.get(reverse("api:layer-features", kwargs={"name": "hospitals"})).json()
     assert len(body["features"]) == 3
 
 
 def test_unknown_layer_is_404_naming_it(user_client, hospitals):
-    response = user_client.get(reverse("geo:layer-features", kwargs={"name": "reservoirs"}))
+    response = user_client.get(reverse("api:layer-features", kwargs={"name": "reservoirs"}))
     assert response.status_code == 404
     assert response.json() == {"errors": {"layer": ["no layer named reservoirs"]}}
 
 
 @pytest.mark.parametrize(
     ("url_name", "kwargs"),
-    [("geo:jurisdictions", {}), ("geo:layers", {}), ("geo:layer-features", {"name": "hospitals"})],
+    [("api:jurisdictions", {}), ("api:layers", {}), ("api:layer-features", {"name": "hospitals"})],
 )
 def test_anonymous_caller_is_refused(client, city, hospitals, url_name, kwargs):
     response = client.get(reverse(url_name, kwargs=kwargs))

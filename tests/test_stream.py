@@ -13,7 +13,8 @@ from rest_framework.authtoken.models import Token
 from config.asgi import application
 from dispatch import services
 from dispatch.models import Event, Terminal
-from dispatch.presence import subcenter_terminal_health, terminal_connect, terminals_sweep
+from dispatch.selectors import subcenter_terminal_health
+from dispatch.services import terminal_connect, terminals_sweep
 
 FENGQING = (99.95, 24.6)
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,9 +69,9 @@ async def opened(ws):
 
 
 def report(actor, severity=4):
-    incident, _ = services.incident_report(
+    incident = services.incident_report(
         actor=actor, category="flood", severity=severity, lon=FENGQING[0], lat=FENGQING[1], title="内涝"
-    )
+    ).incident
     return incident
 
 

@@ -24,11 +24,17 @@ from django.utils import timezone
 
 from dispatch import notifiers
 from dispatch.errors import Invalid, NotFound
-from dispatch.escalation import ticket_escalate_now, tickets_escalate_due
 from dispatch.management.commands.run_dispatch_worker import worker_loop
 from dispatch.models import Event, Ticket
 from dispatch.notifiers import Notice, WebhookNotifier
-from dispatch.services import incident_report, ticket_accept, ticket_deliver, user_add
+from dispatch.services import (
+    incident_report,
+    ticket_accept,
+    ticket_deliver,
+    ticket_escalate_now,
+    tickets_escalate_due,
+    user_add,
+)
 from geo.models import SubCenter
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +72,9 @@ def dispatcher(city):
 
 def report(dispatcher, severity=4):
     """Report a flood in 凤庆县: severity 4 sends one ticket (water), severity 2 sends four."""
-    incident, _ = incident_report(
+    incident = incident_report(
         actor=dispatcher, category="flood", severity=severity, lon=99.95, lat=24.6, title="河水漫堤"
-    )
+    ).incident
     return incident
 
 

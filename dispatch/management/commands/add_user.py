@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from dispatch.errors import DispatchError
 from dispatch.roles import Role
 from dispatch.services import user_add
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, username, role, subcenter, password, **options):
         try:
             user, used = user_add(username=username, role=role, subcenter_code=subcenter, password=password)
-        except ValueError as exc:
+        except DispatchError as exc:
             raise CommandError(str(exc)) from None
         where = f" at {subcenter}" if subcenter else ""
         self.stdout.write(f"{user.username}: {role}{where}")

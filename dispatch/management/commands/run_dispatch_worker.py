@@ -12,8 +12,7 @@ from django.db import Error as DatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from dispatch.escalation import tickets_escalate_due
-from dispatch.presence import terminals_sweep
+from dispatch.services import terminals_sweep, tickets_escalate_due
 
 log = logging.getLogger("dispatch.worker")
 

@@ -1,4 +1,4 @@
-// The stream client shared by the three screens (docs/STREAM.md, protocol version 1):
+// The stream client shared by the three screens (docs/PROTOCOL.md, "The event stream", protocol version 1):
 // connect, hello → snapshot → events, ignore any seq already applied, heartbeat,
 // reconnect with ?since=<last seq> after exponential back-off with jitter.
 

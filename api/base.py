@@ -1,0 +1,40 @@
+"""What every view of the API shares: the role gate, the size-limited JSON body, input parsing."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.views import APIView
+
+from api.parsers import LimitedJSONParser
+from api.permissions import COMMAND_CENTER, RolePermission
+from api.shapes import ErrorsOut
+
+ERRORS = {
+    code: OpenApiResponse(ErrorsOut, description=text)
+    for code, text in {
+        400: "bad input: the fields at fault, each with its messages",
+        401: "not authenticated (token clients)",
+        403: "not authenticated (browser session), or the role may not do this",
+        404: "missing, or outside the caller's scope",
+        409: "the current state forbids it; `status` is the current status",
+        413: "the body is over 64 KB",
+    }.items()
+}
+
+
+def errors(*codes):
+    """Return the documented error responses for these status codes."""
+    return {code: ERRORS[code] for code in (401, 403, *codes)}
+
+
+class ApiView(APIView):
+    """A view of the v1 API: JSON bodies of at most 64 KB, roles checked before anything else."""
+
+    permission_classes = [RolePermission]
+    parser_classes = [LimitedJSONParser]
+    read_roles = COMMAND_CENTER
+    write_roles = frozenset()
+
+    def parse(self, serializer_class, data):
+        """Return the validated input, or raise ValidationError naming the fields at fault."""
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

@@ -1,0 +1,277 @@
+"""What the API accepts: the shape of each body and query, checked before a service is called.
+
+Domain rules (a category exists, a transition is allowed) stay in the services; these
+serializers only refuse what is malformed, naming the field. Response bodies are made by
+dispatch.representations and documented in api.shapes.
+"""
+
+import math
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import empty
+
+from dispatch.models import IncidentStatus, TicketStatus
+
+ERR_UNKNOWN_FIELD = "unknown field"
+ERR_POINT_OBJECT = 'give a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}'
+ERR_POINT_TYPE = "the geometry must be a Point, not {type}"
+ERR_POINT_COORDINATES = "coordinates must be two finite numbers: [lon, lat]"
+ERR_POINT_RANGE = "coordinates must be lon -180..180 and lat -90..90"
+ERR_FUTURE = "occurred_at is in the future"
+ERR_TIME_ORDER = "reported_after must be before reported_before"
+ERR_UNKNOWN_CHOICE = "unknown value(s): {values}; one of: {choices}"
+ERR_ROUTE_WHAT = "give category and severity, or kinds"
+ERR_ROUTE_BOTH = "give category and severity, or kinds, not both"
+ERR_SEVERITY_WITH_CATEGORY = "severity is required with category"
+
+CLOCK_SKEW = timedelta(minutes=5)  # a reporter's clock may run a little ahead
+DEFAULT_LIMIT, MAX_LIMIT = 500, 5000
+NEARBY_RADIUS_M, NEARBY_MAX_RADIUS_M = 5000, 100_000
+NEARBY_LIMIT, NEARBY_MAX_LIMIT = 50, 500
+REASON_MAX = 2000
+
+
+class StrictSerializer(serializers.Serializer):
+    """A body serializer that refuses fields it does not know (a typo must not pass silently)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [ERR_UNKNOWN_FIELD] for name in unknown})
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "A GeoJSON Point (RFC 7946): WGS 84 longitude, latitude.",
+        "properties": {
+            "type": {"type": "string", "enum": ["Point"]},
+            "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3},
+        },
+        "required": ["type", "coordinates"],
+        "example": {"type": "Point", "coordinates": [99.913, 24.595]},
+    }
+)
+class PointField(serializers.Field):
+    """A GeoJSON Point, read as a (lon, lat) pair; an altitude is allowed and ignored."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or "type" not in data:
+            raise serializers.ValidationError(ERR_POINT_OBJECT)
+        if data["type"] != "Point":
+            raise serializers.ValidationError(ERR_POINT_TYPE.format(type=data["type"]))
+        coordinates = data.get("coordinates")
+        if not isinstance(coordinates, list) or len(coordinates) not in (2, 3) or not all(
+            _finite_number(c) for c in coordinates
+        ):
+            raise serializers.ValidationError(ERR_POINT_COORDINATES)
+        lon, lat = float(coordinates[0]), float(coordinates[1])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise serializers.ValidationError(ERR_POINT_RANGE)
+        return lon, lat
+
+    def to_representation(self, value):
+        return {"type": "Point", "coordinates": list(value)}
+
+
+def _finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CommaListField(serializers.Field):
+    """A query parameter holding comma-separated values, each checked against `choices`."""
+
+    def __init__(self, *, choices=None, child=str, **kwargs):
+        self.choices, self.child = choices, child
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        values = [part.strip() for part in str(data).split(",") if part.strip()]
+        if self.child is int:
+            try:
+                values = [int(v) for v in values]
+            except ValueError:
+                raise serializers.ValidationError("give whole numbers, separated by commas") from None
+        if self.choices is not None:
+            unknown = [str(v) for v in values if v not in self.choices]
+            if unknown:
+                raise serializers.ValidationError(
+                    ERR_UNKNOWN_CHOICE.format(values=", ".join(unknown), choices=", ".join(map(str, self.choices)))
+                )
+        return values
+
+    def to_representation(self, value):
+        return ",".join(map(str, value))
+
+
+# ---- bodies --------------------------------------------------------------------------
+
+
+class IncidentReportIn(StrictSerializer):
+    """A new incident, as a dispatcher or a machine client reports it."""
+
+    category = serializers.SlugField(max_length=48, help_text="A category code from GET /categories.")
+    severity = serializers.IntegerField(min_value=1, max_value=4, help_text="1 = I 特别重大 … 4 = IV 一般.")
+    location = PointField()
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    reporter_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    reporter_phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_occurred_at(self, value):
+        if value is not None and value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError(ERR_FUTURE)
+        return value
+
+
+class AssignIn(StrictSerializer):
+    subcenter = serializers.CharField(max_length=64, help_text="A sub-center code, e.g. 530921-water.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX)
+
+
+class CloseIn(StrictSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX)
+
+
+class ReasonIn(StrictSerializer):
+    reason = serializers.CharField(max_length=REASON_MAX)
+
+
+class EmptyIn(StrictSerializer):
+    """No fields: the action is the whole request."""
+
+
+class FeedbackIn(StrictSerializer):
+    text = serializers.CharField(max_length=20_000)
+    final = serializers.BooleanField(required=False, default=False, help_text="A final report resolves the ticket.")
+
+
+class TokenIn(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+# ---- queries -------------------------------------------------------------------------
+
+
+BBOX_FORMAT = "Give four numbers: minlon,minlat,maxlon,maxlat."
+BBOX_RANGE = "Longitudes must lie within [-180, 180] and latitudes within [-90, 90]."
+BBOX_ORDER = "The minimum must not exceed the maximum (minlon <= maxlon, minlat <= maxlat)."
+SIMPLIFY_WITH_ZOOM = "Give simplify or zoom, not both."
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class BboxField(serializers.Field):
+    """A WGS 84 bounding box written as `minlon,minlat,maxlon,maxlat`."""
+
+    default_error_messages = {"format": BBOX_FORMAT, "range": BBOX_RANGE, "order": BBOX_ORDER}
+
+    def get_value(self, dictionary):
+        """Return the raw value: an empty `bbox=` is refused, not taken for no bbox."""
+        return dictionary.get(self.field_name, empty)
+
+    def to_internal_value(self, data):
+        """Return the box as a tuple of four floats, or fail naming what is wrong."""
+        try:
+            box = tuple(float(part) for part in str(data).split(","))
+        except ValueError:
+            self.fail("format")
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            self.fail("format")
+        lons, lats = box[0::2], box[1::2]
+        if any(abs(lon) > 180 for lon in lons) or any(abs(lat) > 90 for lat in lats):
+            self.fail("range")
+        if lons[0] > lons[1] or lats[0] > lats[1]:
+            self.fail("order")
+        return box
+
+    def to_representation(self, value):
+        """Return the box in its query-string form."""
+        return ",".join(str(v) for v in value)
+
+
+class BboxQuery(serializers.Serializer):
+    """Query parameters of a layer's features."""
+
+    bbox = BboxField(required=False, help_text="minlon,minlat,maxlon,maxlat in WGS 84")
+
+
+class JurisdictionQuery(BboxQuery):
+    """Query parameters of the jurisdictions map."""
+
+    simplify = serializers.FloatField(
+        required=False, min_value=0, max_value=100_000, source="simplify_m",
+        help_text="Simplification tolerance in meters.",
+    )
+    zoom = serializers.IntegerField(
+        required=False, min_value=0, max_value=24,
+        help_text="Web Mercator zoom level; simplifies to one screen pixel.",
+    )
+
+    def validate(self, attrs):
+        """Refuse a query giving both tolerances."""
+        if "simplify_m" in attrs and "zoom" in attrs:
+            raise serializers.ValidationError({"zoom": [SIMPLIFY_WITH_ZOOM]})
+        return attrs
+
+
+class FiguresQuery(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="A local calendar day; without it, the last 24 hours.")
+
+
+class IncidentListQuery(serializers.Serializer):
+    status = CommaListField(required=False, choices=IncidentStatus.values, help_text="e.g. triage,dispatched")
+    category = CommaListField(required=False, help_text="category codes, comma-separated")
+    severity = CommaListField(required=False, child=int, choices=[1, 2, 3, 4], help_text="e.g. 1,2")
+    bbox = BboxField(required=False, help_text="minlon,minlat,maxlon,maxlat in WGS 84")
+    reported_after = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive")
+    reported_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive")
+    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
+
+    def validate(self, attrs):
+        after, before = attrs.get("reported_after"), attrs.get("reported_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError({"reported_before": [ERR_TIME_ORDER]})
+        return attrs
+
+
+class TicketListQuery(serializers.Serializer):
+    status = CommaListField(required=False, choices=TicketStatus.values, help_text="e.g. issued,delivered")
+    incident = serializers.IntegerField(required=False, min_value=1)
+    subcenter = serializers.CharField(required=False, max_length=64, help_text="a sub-center code")
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
+
+
+class NearbyQuery(serializers.Serializer):
+    layer = serializers.SlugField(max_length=64, help_text="a layer name from GET /layers")
+    radius_m = serializers.FloatField(
+        required=False, default=NEARBY_RADIUS_M, min_value=1, max_value=NEARBY_MAX_RADIUS_M
+    )
+    limit = serializers.IntegerField(required=False, default=NEARBY_LIMIT, min_value=1, max_value=NEARBY_MAX_LIMIT)
+
+
+class RouteQuery(serializers.Serializer):
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    category = serializers.SlugField(required=False, max_length=48)
+    severity = serializers.IntegerField(required=False, min_value=1, max_value=4)
+    kinds = CommaListField(required=False, help_text="sub-center kinds, e.g. water,fire")
+
+    def validate(self, attrs):
+        if "kinds" in attrs and ("category" in attrs or "severity" in attrs):
+            raise serializers.ValidationError({"kinds": [ERR_ROUTE_BOTH]})
+        if "category" in attrs and "severity" not in attrs:
+            raise serializers.ValidationError({"severity": [ERR_SEVERITY_WITH_CATEGORY]})
+        if "category" not in attrs and not attrs.get("kinds"):
+            raise serializers.ValidationError({"category": [ERR_ROUTE_WHAT]})
+        return attrs

@@ -1,0 +1,206 @@
+"""The shapes of the API's answers, for the schema only.
+
+The bodies themselves are made by dispatch.representations (the same shapes as the event
+stream's); tests/test_schema.py checks that these documented fields match them.
+"""
+
+from rest_framework import serializers
+
+from api.serializers import PointField
+from dispatch.models import IncidentStatus, TicketStatus
+
+
+class ErrorsOut(serializers.Serializer):
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="field → messages; `detail` when no field is at fault, `body` when the body is unreadable",
+    )
+    status = serializers.CharField(required=False, help_text="409 only: the current status")
+
+
+class SubCenterRefOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class TicketOut(serializers.Serializer):
+    """dispatch.representations.ticket_data."""
+
+    id = serializers.IntegerField()
+    incident_id = serializers.IntegerField()
+    subcenter = SubCenterRefOut()
+    status = serializers.ChoiceField(choices=TicketStatus.choices)
+    routing = serializers.JSONField()
+    checklist = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    delivered_by = serializers.CharField(allow_null=True)
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    accepted_by = serializers.CharField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    confirmed_by = serializers.CharField(allow_null=True)
+    first_feedback_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    rejected_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+    overdue = serializers.BooleanField()
+    escalation_level = serializers.IntegerField()
+
+
+class IncidentOut(serializers.Serializer):
+    """dispatch.representations.incident_data."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    category_name = serializers.CharField()
+    severity = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    location = PointField()
+    address = serializers.CharField()
+    description = serializers.CharField()
+    reporter_name = serializers.CharField()
+    reporter_phone = serializers.CharField()
+    occurred_at = serializers.DateTimeField(allow_null=True)
+    reported_at = serializers.DateTimeField()
+    source = serializers.CharField()
+    routing = serializers.ListField(child=serializers.DictField())
+    unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+class FeedbackOut(serializers.Serializer):
+    """dispatch.representations.feedback_data."""
+
+    id = serializers.IntegerField()
+    ticket_id = serializers.IntegerField()
+    text = serializers.CharField()
+    final = serializers.BooleanField()
+    author = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class EventOut(serializers.Serializer):
+    """dispatch.representations.event_data."""
+
+    seq = serializers.IntegerField()
+    name = serializers.CharField()
+    incident_id = serializers.IntegerField(allow_null=True)
+    ticket_id = serializers.IntegerField(allow_null=True)
+    at = serializers.DateTimeField()
+    payload = serializers.JSONField()
+
+
+class PlanOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    severity_min = serializers.IntegerField()
+    severity_max = serializers.IntegerField()
+    kinds = serializers.ListField(child=serializers.CharField())
+    deadlines = serializers.DictField(child=serializers.IntegerField())
+    checklist = serializers.ListField(child=serializers.CharField())
+
+
+class RoutingOut(serializers.Serializer):
+    plan = PlanOut(allow_null=True)
+    routes = serializers.ListField(child=serializers.DictField(), help_text="the router's answer per kind")
+    unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    triage = serializers.BooleanField(help_text="some kind found no owner: the console must assign by hand")
+
+
+class IncidentReportOut(serializers.Serializer):
+    incident = IncidentOut()
+    tickets = TicketOut(many=True)
+    routing = RoutingOut()
+
+
+class IncidentDetailOut(serializers.Serializer):
+    incident = IncidentOut()
+    tickets = TicketOut(many=True)
+    feedback = FeedbackOut(many=True)
+    events = EventOut(many=True)
+
+
+class IncidentCloseOut(serializers.Serializer):
+    incident = IncidentOut()
+
+
+class TicketIssuedOut(serializers.Serializer):
+    ticket = TicketOut()
+    incident = IncidentOut()
+
+
+class TicketChangeOut(serializers.Serializer):
+    ticket = TicketOut()
+    changed = serializers.BooleanField(help_text="false when the action had already been taken")
+
+
+class TicketOneOut(serializers.Serializer):
+    ticket = TicketOut()
+
+
+class FeedbackCreatedOut(serializers.Serializer):
+    feedback = FeedbackOut()
+    ticket = TicketOut()
+
+
+class TicketListOut(serializers.Serializer):
+    tickets = TicketOut(many=True)
+    limit = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="more tickets match than `limit`")
+
+
+class CategoryOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+    national_class = serializers.CharField()
+    national_class_name = serializers.CharField()
+    plans = PlanOut(many=True)
+
+
+class CategoriesOut(serializers.Serializer):
+    categories = CategoryOut(many=True)
+
+
+class TerminalHealthOut(serializers.Serializer):
+    online = serializers.IntegerField(help_text="live terminals (heartbeat within TERMINAL_STALE_S)")
+    audio_armed = serializers.BooleanField(help_text="at least one live terminal can sound the alert")
+    last_heartbeat = serializers.DateTimeField(allow_null=True)
+
+
+class SubCenterOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+    kind = serializers.CharField()
+    kind_name = serializers.CharField()
+    duty_phone = serializers.CharField()
+    active = serializers.BooleanField()
+    priority = serializers.IntegerField()
+    jurisdictions = serializers.ListField(child=serializers.CharField(), help_text="covered jurisdiction codes")
+    coverage_area_m2 = serializers.FloatField()
+    terminal = TerminalHealthOut()
+
+
+class SubCentersOut(serializers.Serializer):
+    subcenters = SubCenterOut(many=True)
+
+
+class RoutePreviewOut(serializers.Serializer):
+    location = PointField()
+    plan = PlanOut(allow_null=True)
+    kinds = serializers.ListField(child=serializers.CharField())
+    routes = serializers.ListField(child=serializers.DictField(), help_text="rule, sub-center, jurisdiction per kind")
+    unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    triage = serializers.BooleanField()
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField(help_text="send as `Authorization: Token <token>`")

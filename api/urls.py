@@ -1,0 +1,38 @@
+"""The whole API, mounted under /api/v1/ (docs/PROTOCOL.md)."""
+
+from django.urls import path
+
+from api import auth, health, incidents, maps, overview, schema, tickets
+
+app_name = "api"
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("jurisdictions", maps.JurisdictionsView.as_view(), name="jurisdictions"),
+    path("layers", maps.LayersView.as_view(), name="layers"),
+    # str, not slug: an unknown name of any shape gets the JSON 404, not Django's HTML page.
+    path("layers/<str:name>/features", maps.LayerFeaturesView.as_view(), name="layer-features"),
+    path("incidents", incidents.IncidentsView.as_view(), name="incidents"),
+    path("incidents/<int:incident_id>", incidents.IncidentView.as_view(), name="incident"),
+    path("incidents/<int:incident_id>/assign", incidents.IncidentAssignView.as_view(), name="incident-assign"),
+    path("incidents/<int:incident_id>/close", incidents.IncidentCloseView.as_view(), name="incident-close"),
+    path("incidents/<int:incident_id>/nearby", incidents.IncidentNearbyView.as_view(), name="incident-nearby"),
+    path("tickets", tickets.TicketsView.as_view(), name="tickets"),
+    path("tickets/<int:ticket_id>", tickets.TicketView.as_view(), name="ticket"),
+    path("tickets/<int:ticket_id>/deliver", tickets.TicketDeliverView.as_view(), name="ticket-deliver"),
+    path("tickets/<int:ticket_id>/accept", tickets.TicketAcceptView.as_view(), name="ticket-accept"),
+    path("tickets/<int:ticket_id>/reject", tickets.TicketRejectView.as_view(), name="ticket-reject"),
+    path("tickets/<int:ticket_id>/confirm", tickets.TicketConfirmView.as_view(), name="ticket-confirm"),
+    path("tickets/<int:ticket_id>/feedback", tickets.TicketFeedbackView.as_view(), name="ticket-feedback"),
+    path("tickets/<int:ticket_id>/close", tickets.TicketCloseView.as_view(), name="ticket-close"),
+    path("tickets/<int:ticket_id>/reopen", tickets.TicketReopenView.as_view(), name="ticket-reopen"),
+    path("tickets/<int:ticket_id>/cancel", tickets.TicketCancelView.as_view(), name="ticket-cancel"),
+    path("categories", overview.CategoriesView.as_view(), name="categories"),
+    path("subcenters", overview.SubCentersView.as_view(), name="subcenters"),
+    path("route", overview.RouteView.as_view(), name="route"),
+    path("dashboard", overview.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/figures", overview.DashboardFiguresView.as_view(), name="dashboard-figures"),
+    path("auth/token", auth.TokenView.as_view(), name="auth-token"),
+    path("schema", schema.SchemaView.as_view(), name="schema"),
+    path("docs", schema.api_docs, name="docs"),
+]

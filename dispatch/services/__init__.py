@@ -1,0 +1,33 @@
+"""Every write of the dispatch app, one module per aggregate; each function keyword-only, one transaction.
+
+Views, consumers, admin actions and commands call these; nothing else changes domain state.
+The names are re-exported here so a caller says `services.ticket_accept(...)`.
+"""
+
+from dispatch.services.escalation import ticket_escalate_now, tickets_escalate_due
+from dispatch.services.incidents import ERR_IDEMPOTENCY_REUSED, Report, incident_assign, incident_close, incident_report
+from dispatch.services.presence import (
+    terminal_connect,
+    terminal_disconnect,
+    terminal_heartbeat,
+    terminals_beat,
+    terminals_sweep,
+)
+from dispatch.services.tickets import (
+    ticket_accept,
+    ticket_cancel,
+    ticket_close,
+    ticket_confirm,
+    ticket_deliver,
+    ticket_feedback,
+    ticket_reject,
+    ticket_reopen,
+)
+from dispatch.services.users import user_add
+
+__all__ = [
+    "ERR_IDEMPOTENCY_REUSED", "Report", "incident_assign", "incident_close", "incident_report",
+    "terminal_connect", "terminal_disconnect", "terminal_heartbeat", "terminals_beat", "terminals_sweep",
+    "ticket_accept", "ticket_cancel", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
+    "ticket_feedback", "ticket_reject", "ticket_reopen", "tickets_escalate_due", "user_add",
+]
