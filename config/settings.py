@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from config.csp import policy
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, redis_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.SiteCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +109,8 @@ STATICFILES_DIRS = [
 ]
 # A tile server on the isolated network (e.g. http://tiles.local/{z}/{x}/{y}.png); empty: our vector data only.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+# Content-Security-Policy on every response (config/csp.py); the tile server may serve images.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy(tile_url=MAP_TILE_URL)}
 
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial
 # references; only administrators import files, so the warning is acknowledged here.

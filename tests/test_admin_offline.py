@@ -2,6 +2,7 @@
 
 import posixpath
 import re
+from html import unescape as html_unescape
 
 import pytest
 from django.conf import settings
@@ -137,8 +138,11 @@ def test_admin_page_renders_with_only_same_origin_assets(admin_client, admin_pag
 def test_map_base_layer_is_our_jurisdictions(admin_client, jurisdiction):
     url = reverse("admin:geo_jurisdiction_change", args=[jurisdiction.pk])
     html = admin_client.get(url).content.decode()
-    assert "new ol.layer.Vector" in html and "ol.layer.Tile" not in html
-    base_layer_url = re.search(r'url: "([^"]+)"', html).group(1).encode().decode("unicode_escape")
+    assert "ol.layer.Tile" not in html
+    # The widget's script is a static file (no inline script under the Content-Security-Policy).
+    assert re.findall(r'<script(?![^>]*\s(?:src=|type="application/json"))[^>]*>', html) == []
+    assert finders.find("geo/js/offline_map_widget.js")
+    base_layer_url = html_unescape(re.search(r'data-base-layer-url="([^"]+)"', html).group(1))
     assert base_layer_url.startswith(reverse("api:jurisdictions") + "?")
     response = admin_client.get(base_layer_url)
     assert response.status_code == 200

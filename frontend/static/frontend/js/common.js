@@ -33,13 +33,29 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   return data;
 }
 
-// Build an element: h("li", {class: "x", onclick: f}, "text", child…). Text is never parsed as HTML.
+const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href"]);
+const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:", "tel:"]);
+
+// Return an address fit for a link: a javascript:, data: or other scheme from data becomes about:blank.
+export function safeUrl(value) {
+  try {
+    const url = new URL(String(value), location.href);
+    return SAFE_PROTOCOLS.has(url.protocol) ? url.href : "about:blank";
+  } catch {
+    return "about:blank";
+  }
+}
+
+// Build an element: h("li", {class: "x", onclick: f}, "text", child…). Text is never parsed as HTML;
+// handlers are functions only (never an on… attribute) and URL attributes go through safeUrl.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "dataset") Object.assign(el.dataset, value);
+    if (key.startsWith("on")) {
+      if (typeof value === "function") el.addEventListener(key.slice(2), value);
+    } else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (URL_ATTRIBUTES.has(key)) el.setAttribute(key, safeUrl(value));
     else el.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {
@@ -47,6 +63,11 @@ export function h(tag, attrs = {}, ...children) {
     el.append(child instanceof Node ? child : String(child));
   }
   return el;
+}
+
+// Leaflet's bindTooltip/bindPopup and ECharts' HTML tooltips parse a string as HTML: give Leaflet this node.
+export function textTip(...parts) {
+  return h("span", {}, ...parts);
 }
 
 export const SEVERITY_COLORS = { 1: "#b71c1c", 2: "#e65100", 3: "#f9a825", 4: "#1565c0" };
@@ -106,14 +127,14 @@ export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
   const jurisdictions = await api(`jurisdictions?simplify=${simplify}`);
   const base = L.geoJSON(jurisdictions, {
     style: { color: "#37474f", weight: 1, fillColor: "#cfd8dc", fillOpacity: 0.35 },
-    onEachFeature: (feature, layer) => layer.bindTooltip(feature.properties.name || String(feature.id), { sticky: true }),
+    onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || String(feature.id)), { sticky: true }),
   }).addTo(map);
   if (base.getLayers().length) map.fitBounds(base.getBounds());
   if (seats) {
     api("layers/county_seats/features").then((data) => {
       L.geoJSON(data, {
         pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 4, color: "#263238", weight: 1, fillColor: "#fff", fillOpacity: 1 }),
-        onEachFeature: (feature, layer) => layer.bindTooltip(feature.properties.name || ""),
+        onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || "")),
       }).addTo(map);
     }).catch(() => {});
   }

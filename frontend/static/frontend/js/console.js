@@ -2,7 +2,7 @@
 
 import {
   api, ApiError, baseMap, config, h, incidentMarker, incidentStatusLabel, OPEN_TICKET, ruleLabel,
-  severityLabel, SEVERITY_ROMAN, showConnection, stageSteps, ticketStatusLabel, time,
+  severityLabel, SEVERITY_ROMAN, showConnection, stageSteps, textTip, ticketStatusLabel, time,
 } from "./common.js";
 import { Stream } from "./stream.js";
 
@@ -96,7 +96,7 @@ function renderMarkers() {
     markers.get(id)?.remove();
     const late = ticketsOf(id).some(isLate);
     const marker = incidentMarker(incident, { overdue: late })
-      .bindTooltip(`${SEVERITY_ROMAN[incident.severity]} · ${incident.title} · ${incidentStatusLabel(incident.status)}`)
+      .bindTooltip(textTip(SEVERITY_ROMAN[incident.severity], " · ", incident.title, " · ", incidentStatusLabel(incident.status)))
       .on("click", () => select(id));
     marker.addTo(map);
     markers.set(id, marker);

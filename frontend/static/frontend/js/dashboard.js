@@ -1,6 +1,8 @@
 // The leaders' dashboard (领导看板): live figures, refetched at most once every 2 s while events arrive.
 
-import { api, baseMap, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, ticketStatusLabel } from "./common.js";
+import {
+  api, baseMap, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
+} from "./common.js";
 import { Stream } from "./stream.js";
 
 const THROTTLE_MS = 2000;
@@ -10,6 +12,8 @@ const $ = (id) => document.getElementById(id);
 const state = { fetches: 0, dashboard: null, figures: null };
 window.gdDashboard = state;
 
+// ECharts renders an HTML tooltip with innerHTML and inline styles (refused by our CSP); rich text is drawn.
+const TOOLTIP = { renderMode: "richText" };
 const charts = {};
 function chart(id) {
   charts[id] = charts[id] || echarts.init($(id), null, { renderer: "svg" });
@@ -21,7 +25,7 @@ function bar(id, labels, values, colors) {
   chart(id).setOption({
     animation: false,
     grid: { left: 40, right: 10, top: 10, bottom: 50 },
-    tooltip: {},
+    tooltip: TOOLTIP,
     xAxis: { type: "category", data: labels, axisLabel: { interval: 0, rotate: labels.length > 5 ? 30 : 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [{ type: "bar", data: values.map((v, i) => ({ value: v, itemStyle: colors ? { color: colors[i] } : undefined })) }],
@@ -63,7 +67,7 @@ function renderTimeliness(f) {
   chart("chart-hourly").setOption({
     animation: false,
     grid: { left: 40, right: 10, top: 10, bottom: 30 },
-    tooltip: { trigger: "axis" },
+    tooltip: { ...TOOLTIP, trigger: "axis" },
     xAxis: { type: "category", data: f.hourly.map((x) => x.hour.slice(11, 13)) },
     yAxis: { type: "value", minInterval: 1 },
     series: [{ type: "line", name: gettext("Incidents"), data: f.hourly.map((x) => x.incidents), areaStyle: {} }],
@@ -75,7 +79,7 @@ function renderMap(collection) {
   markerLayer?.remove();
   markerLayer = L.layerGroup(collection.features.map((f) =>
     incidentMarker({ ...f.properties, location: f.geometry })
-      .bindTooltip(`${SEVERITY_ROMAN[f.properties.severity]} · ${f.properties.title} · ${incidentStatusLabel(f.properties.status)}`))).addTo(map);
+      .bindTooltip(textTip(SEVERITY_ROMAN[f.properties.severity], " · ", f.properties.title, " · ", incidentStatusLabel(f.properties.status))))).addTo(map);
 }
 
 async function refresh() {
