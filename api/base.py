@@ -6,6 +6,9 @@ from rest_framework.views import APIView
 from api.parsers import LimitedJSONParser
 from api.permissions import COMMAND_CENTER, RolePermission
 from api.shapes import ErrorsOut
+from dispatch.errors import Invalid
+
+ERR_NUL = "must not contain a NUL character"
 
 ERRORS = {
     code: OpenApiResponse(ErrorsOut, description=text)
@@ -32,6 +35,15 @@ class ApiView(APIView):
     parser_classes = [LimitedJSONParser]
     read_roles = COMMAND_CENTER
     write_roles = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        """Refuse a NUL character in the path or the query before anything reads them."""
+        super().initial(request, *args, **kwargs)
+        parts = [(name, str(value)) for name, value in kwargs.items()]
+        parts += [(name, value) for name, values in request.query_params.lists() for value in [name, *values]]
+        for name, value in parts:
+            if "\x00" in value:
+                raise Invalid(ERR_NUL, field=name.replace("\x00", ""))
 
     def parse(self, serializer_class, data):
         """Return the validated input, or raise ValidationError naming the fields at fault."""

@@ -5,6 +5,7 @@ A message that belongs to no field is filed under `detail`; a body that cannot b
 (too large, not JSON) under `body`.
 """
 
+from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -65,3 +66,12 @@ def _messages(value):
     if isinstance(value, (list, tuple)):
         return [str(message) if not isinstance(message, (dict, list)) else _messages(message) for message in value]
     return [str(value)]
+
+
+ERR_NO_SUCH_PATH = "no such path in the API: {path}"
+
+
+def not_found(request, *args, **kwargs):
+    """Answer any path under /api/v1/ that names nothing with the API's JSON 404."""
+    message = ERR_NO_SUCH_PATH.format(path=request.path.replace("\x00", "\\0"))
+    return JsonResponse({"errors": {NOT_A_FIELD: [message]}}, status=404)

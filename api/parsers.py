@@ -6,11 +6,13 @@ read the stream without it, so the API keeps its own limit here.
 
 import io
 
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from api.errors import PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
+ERR_TOO_DEEP = "JSON parse error - the body is nested too deeply"
 
 
 class LimitedJSONParser(JSONParser):
@@ -27,4 +29,7 @@ class LimitedJSONParser(JSONParser):
         body = stream.read(self.limit + 1)
         if len(body) > self.limit:
             raise PayloadTooLarge(self.limit)
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:  # json gives up on deep nesting by running out of stack
+            raise ParseError(ERR_TOO_DEEP) from None

@@ -84,6 +84,29 @@ def _finite_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class Text(serializers.CharField):
+    """A string in a JSON body: a number or a boolean is refused, not turned into text."""
+
+    default_error_messages = {"invalid": "give a string"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FiniteFloat(serializers.FloatField):
+    """A number that is neither NaN nor infinite (`nan` passes min/max checks unnoticed)."""
+
+    default_error_messages = {"invalid": "give a finite number"}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
 @extend_schema_field(OpenApiTypes.STR)
 class CommaListField(serializers.Field):
     """A query parameter holding comma-separated values, each checked against `choices`."""
@@ -120,11 +143,11 @@ class IncidentReportIn(StrictSerializer):
     category = serializers.SlugField(max_length=48, help_text="A category code from GET /categories.")
     severity = serializers.IntegerField(min_value=1, max_value=4, help_text="1 = I 特别重大 … 4 = IV 一般.")
     location = PointField()
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
-    reporter_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    reporter_phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    title = Text(max_length=200)
+    description = Text(required=False, allow_blank=True, default="")
+    address = Text(required=False, allow_blank=True, default="", max_length=300)
+    reporter_name = Text(required=False, allow_blank=True, default="", max_length=100)
+    reporter_phone = Text(required=False, allow_blank=True, default="", max_length=32)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     def validate_occurred_at(self, value):
@@ -134,16 +157,16 @@ class IncidentReportIn(StrictSerializer):
 
 
 class AssignIn(StrictSerializer):
-    subcenter = serializers.CharField(max_length=64, help_text="A sub-center code, e.g. 530921-water.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX)
+    subcenter = Text(max_length=64, help_text="A sub-center code, e.g. 530921-water.")
+    note = Text(required=False, allow_blank=True, default="", max_length=REASON_MAX)
 
 
 class CloseIn(StrictSerializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX)
+    reason = Text(required=False, allow_blank=True, default="", max_length=REASON_MAX)
 
 
 class ReasonIn(StrictSerializer):
-    reason = serializers.CharField(max_length=REASON_MAX)
+    reason = Text(max_length=REASON_MAX)
 
 
 class EmptyIn(StrictSerializer):
@@ -151,13 +174,13 @@ class EmptyIn(StrictSerializer):
 
 
 class FeedbackIn(StrictSerializer):
-    text = serializers.CharField(max_length=20_000)
+    text = Text(max_length=20_000)
     final = serializers.BooleanField(required=False, default=False, help_text="A final report resolves the ticket.")
 
 
 class TokenIn(StrictSerializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = Text(max_length=150)
+    password = Text(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 # ---- queries -------------------------------------------------------------------------
@@ -208,7 +231,7 @@ class BboxQuery(serializers.Serializer):
 class JurisdictionQuery(BboxQuery):
     """Query parameters of the jurisdictions map."""
 
-    simplify = serializers.FloatField(
+    simplify = FiniteFloat(
         required=False, min_value=0, max_value=100_000, source="simplify_m",
         help_text="Simplification tolerance in meters.",
     )
@@ -254,15 +277,15 @@ class TicketListQuery(serializers.Serializer):
 
 class NearbyQuery(serializers.Serializer):
     layer = serializers.SlugField(max_length=64, help_text="a layer name from GET /layers")
-    radius_m = serializers.FloatField(
+    radius_m = FiniteFloat(
         required=False, default=NEARBY_RADIUS_M, min_value=1, max_value=NEARBY_MAX_RADIUS_M
     )
     limit = serializers.IntegerField(required=False, default=NEARBY_LIMIT, min_value=1, max_value=NEARBY_MAX_LIMIT)
 
 
 class RouteQuery(serializers.Serializer):
-    lon = serializers.FloatField(min_value=-180, max_value=180)
-    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = FiniteFloat(min_value=-180, max_value=180)
+    lat = FiniteFloat(min_value=-90, max_value=90)
     category = serializers.SlugField(required=False, max_length=48)
     severity = serializers.IntegerField(required=False, min_value=1, max_value=4)
     kinds = CommaListField(required=False, help_text="sub-center kinds, e.g. water,fire")

@@ -1,8 +1,9 @@
 """The whole API, mounted under /api/v1/ (docs/PROTOCOL.md)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from api import auth, health, incidents, maps, overview, schema, tickets
+from api.errors import not_found
 
 app_name = "api"
 
@@ -35,4 +36,6 @@ urlpatterns = [
     path("auth/token", auth.TokenView.as_view(), name="auth-token"),
     path("schema", schema.SchemaView.as_view(), name="schema"),
     path("docs", schema.api_docs, name="docs"),
+    # Last: anything else under /api/v1/ (a non-numeric id, a typo) is a JSON 404, not Django's HTML page.
+    re_path(r"^.*$", not_found, name="not-found"),
 ]
