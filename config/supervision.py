@@ -3,6 +3,7 @@
 supervisord is spoken to over its unix control socket (XML-RPC, as supervisorctl does).
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,6 +18,8 @@ from supervisor.xmlrpc import SupervisorTransport
 from config.supervisor_conf import APP_GROUPS, CONF_NAME, ROOT, SOCKET_NAME, write_config
 
 STOP_TIMEOUT_S = 9  # supervisord's own orderly stop; the last second is for killing leftovers
+PR_SET_PDEATHSIG = 1
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class SupervisorError(RuntimeError):
@@ -35,6 +38,11 @@ def answers(home):
         return control(home).supervisor.getState()["statename"] == "RUNNING"
     except (OSError, xmlrpc.client.Error):
         return False
+
+
+def stop_with_parent():
+    """Have the kernel send this (forked) process SIGTERM when its parent dies, even by SIGKILL."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def process_name(info):
@@ -57,6 +65,7 @@ class Supervisor:
         command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
         # Its own session: a Ctrl-C in the terminal reaches us only, and we stop it in order.
         self.process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                                        preexec_fn=stop_with_parent,
                                         stdout=output, stderr=subprocess.STDOUT if output else None)
         deadline = time.monotonic() + timeout
         while not answers(self.home):
@@ -84,7 +93,7 @@ class Supervisor:
             states = {name: info["statename"] for name, info in self.processes().items() if name in names}
             if all(state == "RUNNING" for state in states.values()):
                 return
-            failed = [name for name, state in states.items() if state in {"FATAL", "EXITED"}]
+            failed = [name for name, state in states.items() if state == "FATAL"]
             if failed or time.monotonic() > deadline:
                 raise SupervisorError(f"{', '.join(failed or states)} did not start; see {self.home / 'logs'}")
             time.sleep(0.2)

@@ -35,8 +35,8 @@ def supervised(django_db_setup, tmp_path):
         PORT=str(port), WEB_PROCESSES="2", WORKER_PROCESSES="1", PYTHONPATH=str(ROOT),
     )
     supervisor = supervision.Supervisor(tmp_path)
-    supervisor.start(env, supervisor_conf.config_text(env), output=subprocess.DEVNULL)
     try:
+        supervisor.start(env, supervisor_conf.config_text(env), output=subprocess.DEVNULL)
         supervisor.start_app()
         yield supervisor, port
     finally:
