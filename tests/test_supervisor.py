@@ -148,3 +148,18 @@ def test_the_config_asks_for_the_process_counts_of_the_environment():
     worker = text.split("[program:worker]")[1].split("\n\n")[0]
     assert "socket=tcp://127.0.0.1:8123" in daphne and "numprocs=3" in daphne and "--fd 0" in daphne
     assert "numprocs=2" in worker and "run_dispatch_worker" in worker
+
+
+def test_restarts_are_counted_since_supervisord_last_started(tmp_path):
+    (tmp_path / "supervisord.log").write_text(
+        "2026-12-01 10:00:00,000 INFO supervisord started with pid 10\n"
+        "2026-12-01 10:00:01,000 INFO spawned: 'daphne_00' with pid 11\n"
+        "2026-12-01 10:00:02,000 INFO spawned: 'daphne_00' with pid 12\n"
+        "2026-12-01 11:00:00,000 INFO supervisord started with pid 20\n"
+        "2026-12-01 11:00:01,000 INFO spawned: 'daphne_00' with pid 21\n"
+        "2026-12-01 11:00:01,000 INFO spawned: 'worker_00' with pid 22\n"
+        "2026-12-01 11:00:09,000 WARN exited: worker_00 (terminated by SIGKILL; not expected)\n"
+        "2026-12-01 11:00:09,500 INFO spawned: 'worker_00' with pid 23\n"
+        "2026-12-01 11:00:12,000 INFO spawned: 'worker_00' with pid 24\n"
+    )
+    assert supervision.restarts(tmp_path) == {"daphne_00": 0, "worker_00": 2}
