@@ -1,10 +1,10 @@
-"""Run the system's long-lived processes in the foreground until Ctrl-C."""
+"""Launch Daphne (its command, a free port, waiting until it listens) and greet the user.
+
+Shared by the run command (config/supervisor_conf.py), the benchmarks and the live tests.
+"""
 
 import json
-import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,10 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def daphne_options(*options):
+    """Return Daphne's options other than where it listens (no 24-hour socket timeout)."""
+    return ["--websocket_timeout", "-1", *options]
+
+
 def daphne_command(port, *options):
-    """Return the command of one Daphne process on 127.0.0.1:port (no 24-hour socket timeout)."""
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
-            *options, "config.asgi:application"]
+    """Return the command of one Daphne process on 127.0.0.1:port."""
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *daphne_options(*options),
+            "config.asgi:application"]
 
 
 def free_port():
@@ -38,14 +43,6 @@ def wait_listening(port, process, log, timeout=30):
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s; see {log}")
 
 
-def commands(env):
-    """Return the processes of the system, by name."""
-    return {
-        "daphne": daphne_command(env.get("PORT", "8000"), "--proxy-headers"),
-        "worker": [sys.executable, "manage.py", "run_dispatch_worker"],
-    }
-
-
 def print_welcome(env):
     port = env.get("PORT", "8000")
     print(f"\n  GeoDispatch is running on http://127.0.0.1:{port}/", flush=True)
@@ -59,26 +56,3 @@ def print_welcome(env):
             print(f"    {row['role']:<10} {row['username']:<24} {row['password']}")
         print(f"    … and {len(operators) - 6} more operators, one per sub-center (op-<code>), in that file")
     print("  Ctrl-C stops everything.\n", flush=True)
-
-
-def serve(env):
-    children = {
-        name: subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
-        for name, cmd in commands(env).items()
-    }
-    print_welcome(env)
-    try:
-        while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    raise SystemExit(f"{name} exited with code {child.returncode}")
-            time.sleep(0.5)
-    finally:
-        for child in children.values():
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children.values():
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)

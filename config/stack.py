@@ -1,7 +1,8 @@
 """Start the embedded services and run the system or its tests.
 
 Called by ./geodispatch once the system packages and the virtualenv exist.
-Standard library only: Django is not configured until the services are up.
+Standard library (and supervisor) only: Django is not configured until the services are up.
+`run` keeps the services, Daphne and the workers under supervisord (config/supervision.py).
 
 Embedded defaults (all under .data/, git-ignored):
 - a private PostgreSQL cluster with PostGIS on a unix socket (no TCP port), run as the
@@ -116,21 +117,20 @@ def pg_init(home):
         )
 
 
-def pg_start():
-    """Start the embedded cluster if needed; return (DATABASE_URL, started_by_us)."""
+def pg_prepare():
+    """Return the embedded cluster's folder, creating the cluster if needed."""
     home = cluster_home()
     if not (home / "data" / "PG_VERSION").exists():
         pg_init(home)
-    started = False
-    if not pg_is_running(home):
-        subprocess.run(
-            as_cluster_owner([
-                pg_bin("pg_ctl"), "-D", str(home / "data"), "-l", str(home / "server.log"),
-                "-w", "-t", "60", "start",
-            ]),
-            check=True, stdout=subprocess.DEVNULL,
-        )
-        started = True
+    return home
+
+
+def pg_url(home):
+    return f"postgres://{PG_SUPERUSER}@/{PG_DB}?host={socket_dir(home)}"
+
+
+def pg_ensure_database(home):
+    """Create the geodispatch database in the running cluster unless it exists."""
     run_dir = socket_dir(home)
     exists = subprocess.run(
         [pg_bin("psql"), "-h", str(run_dir), "-U", PG_SUPERUSER, "-d", "postgres", "-tAc",
@@ -141,7 +141,45 @@ def pg_start():
         subprocess.run(
             [pg_bin("createdb"), "-h", str(run_dir), "-U", PG_SUPERUSER, PG_DB], check=True
         )
-    return f"postgres://{PG_SUPERUSER}@/{PG_DB}?host={run_dir}", started
+
+
+def pg_start():
+    """Start the embedded cluster if needed; return (DATABASE_URL, started_by_us)."""
+    home = pg_prepare()
+    started = False
+    if not pg_is_running(home):
+        subprocess.run(
+            as_cluster_owner([
+                pg_bin("pg_ctl"), "-D", str(home / "data"), "-l", str(home / "server.log"),
+                "-w", "-t", "60", "start",
+            ]),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        started = True
+    pg_ensure_database(home)
+    return pg_url(home), started
+
+
+def pg_program(home):
+    """Return the supervised form of the embedded cluster: postgres in the foreground, as its owner."""
+    from config.supervisor_conf import service_section
+
+    return service_section(
+        "postgres", [pg_bin("postgres"), "-D", str(home / "data")], directory=home,
+        user=PG_SUPERUSER if os.getuid() == 0 else None,
+        stopsignal="INT",  # fast shutdown; SIGTERM would wait for every client to leave
+    )
+
+
+def pg_wait(home, timeout=60):
+    """Return once the cluster accepts connections, with the geodispatch database in it."""
+    deadline = time.monotonic() + timeout
+    ready = [pg_bin("pg_isready"), "-q", "-h", str(socket_dir(home)), "-U", PG_SUPERUSER, "-d", "postgres"]
+    while subprocess.run(ready).returncode != 0:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"embedded PostgreSQL did not start; see {DATA / 'logs' / 'postgres.log'}")
+        time.sleep(0.2)
+    pg_ensure_database(home)
 
 
 def pg_stop():
@@ -152,6 +190,15 @@ def pg_stop():
     )
 
 
+def redis_command(sock):
+    """Return the embedded Redis's command line (in the foreground; unix socket only, nothing saved)."""
+    return [
+        shutil.which("redis-server") or "/usr/bin/redis-server",
+        "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        "--save", "", "--appendonly", "no", "--dir", str(REDIS_DIR), "--maxclients", "10000",
+    ]
+
+
 def redis_start():
     """Start the embedded Redis if needed; return (REDIS_URL, started_by_us)."""
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
@@ -160,20 +207,20 @@ def redis_start():
     if redis_ping(sock):
         return url, False
     subprocess.run(
-        [
-            shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--dir", str(REDIS_DIR),
-            "--daemonize", "yes", "--pidfile", str(REDIS_DIR / "redis.pid"),
-            "--logfile", str(REDIS_DIR / "redis.log"), "--maxclients", "10000",
-        ],
+        [*redis_command(sock), "--daemonize", "yes", "--pidfile", str(REDIS_DIR / "redis.pid"),
+         "--logfile", str(REDIS_DIR / "redis.log")],
         check=True,
     )
-    for _ in range(100):
-        if redis_ping(sock):
-            return url, True
+    redis_wait(sock, REDIS_DIR / "redis.log")
+    return url, True
+
+
+def redis_wait(sock, log, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not redis_ping(sock):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"embedded Redis did not start; see {log}")
         time.sleep(0.05)
-    raise SystemExit(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
 
 
 def redis_ping(sock):
@@ -201,6 +248,15 @@ def secret_key():
     return path.read_text().strip()
 
 
+def base_env():
+    """Return the environment every command runs in, before its services are chosen."""
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SECRET_KEY", secret_key())
+    env.setdefault("DJANGO_DEMO_DIR", str(DATA))
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
 class Services:
     """The embedded services this invocation started, so it stops exactly those."""
 
@@ -208,9 +264,7 @@ class Services:
         self.stops = []
 
     def up(self):
-        env = dict(os.environ)
-        env.setdefault("DJANGO_SECRET_KEY", secret_key())
-        env.setdefault("DJANGO_DEMO_DIR", str(DATA))
+        env = base_env()
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"], started = pg_start()
             if started:
@@ -219,7 +273,6 @@ class Services:
             env["REDIS_URL"], started = redis_start()
             if started:
                 self.stops.append(redis_stop)
-        env["PYTHONPATH"] = str(ROOT)
         return env
 
     def down(self):
@@ -232,12 +285,55 @@ def manage(env, *args, check=True):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=check)
 
 
-def run_system(env):
-    from config import processes
+def supervised_services(env):
+    """Return the embedded services to supervise (those not running yet) and how to wait for each.
 
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "load_sample_city", "--demo-logins", str(DATA / "demo_logins.json"))
-    processes.serve(env)
+    Sets DATABASE_URL / REDIS_URL to the embedded ones unless they are given.
+    """
+    from config.supervisor_conf import service_section
+
+    sections, waits = {}, []
+    if not env.get("DATABASE_URL"):
+        home = pg_prepare()
+        env["DATABASE_URL"] = pg_url(home)
+        if not pg_is_running(home):
+            sections.update(pg_program(home))
+        waits.append(lambda: pg_wait(home))
+    if not env.get("REDIS_URL"):
+        REDIS_DIR.mkdir(parents=True, exist_ok=True)
+        sock = REDIS_DIR / "redis.sock"
+        env["REDIS_URL"] = f"unix://{sock}"
+        if not redis_ping(sock):
+            sections.update(service_section("redis", redis_command(sock), directory=REDIS_DIR))
+        waits.append(lambda: redis_wait(sock, DATA / "logs" / "redis.log", timeout=30))
+    return sections, waits
+
+
+def run_system():
+    """Run everything under supervisord until Ctrl-C or SIGTERM; return its exit code."""
+    from config import processes, supervision, supervisor_conf
+
+    env = base_env()
+    services, waits = supervised_services(env)
+    text = supervisor_conf.config_text(env, services)
+    supervisor = supervision.Supervisor(DATA)
+    try:
+        supervisor.start(env, text)
+        for wait in waits:
+            wait()
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "load_sample_city", "--demo-logins", str(DATA / "demo_logins.json"))
+        supervisor.start_app()
+        processes.print_welcome(env)
+        return supervisor.wait()
+    except (supervision.SupervisorError, subprocess.CalledProcessError) as error:
+        say(f"{error}")
+        return 1
+    finally:
+        # Stop in order even if Ctrl-C is pressed again meanwhile; stop() is bounded in time.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        supervisor.stop()
 
 
 def run_tests(env, args):
@@ -250,28 +346,38 @@ def run_bench(env, args):
     return subprocess.run([sys.executable, "-m", "bench", *args], env=env, cwd=ROOT).returncode
 
 
-def main(argv):
-    if not argv or argv[0] not in {"run", "test", "manage", "bench"}:
-        print(__doc__.split("\n\n")[0], "\nusage: ./geodispatch run | test [PYTEST ARGS] | manage ARGS | bench [ARGS]")
-        return 2
+def run_with_services(argv):
+    """Run test, bench or manage against the services, stopping those this call started."""
     services = Services()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    # Ctrl-C stops everything, even when a parent shell started us with SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         env = services.up()
-        if argv[0] == "run":
-            run_system(env)
-            return 0
         if argv[0] == "test":
             return run_tests(env, argv[1:])
         if argv[0] == "bench":
             return run_bench(env, argv[1:])
         return manage(env, *argv[1:], check=False).returncode
-    except KeyboardInterrupt:
-        return 130
     finally:
         services.down()
+
+
+def main(argv):
+    if not argv or argv[0] not in {"run", "status", "test", "manage", "bench"}:
+        print(__doc__.split("\n\n")[0],
+              "\nusage: ./geodispatch run | status | test [PYTEST ARGS] | manage ARGS | bench [ARGS]")
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C stops everything, even when a parent shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        if argv[0] == "status":
+            from config import supervision
+
+            return supervision.print_status(DATA)
+        if argv[0] == "run":
+            return run_system()
+        return run_with_services(argv)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
