@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".data"
+# GEODISPATCH_DATA: another folder for the embedded services, logs and secrets (several systems on one
+# machine; the fault tests run a whole second system this way).
+DATA = Path(os.environ.get("GEODISPATCH_DATA") or ROOT / ".data").resolve()
 PG_DIR = DATA / "pg"
 REDIS_DIR = DATA / "redis"
 PG_DB = "geodispatch"
@@ -62,14 +64,14 @@ def cluster_home():
     folders) keeps its cluster in /var/lib/geodispatch/<hash of the path> instead,
     linked from .data/pg, so the cluster still belongs to this checkout.
     """
-    DATA.mkdir(exist_ok=True)
+    DATA.mkdir(parents=True, exist_ok=True)
     if PG_DIR.exists():
         return PG_DIR.resolve()
     if owner_can_reach(DATA):
         PG_DIR.mkdir()
         home = PG_DIR
     else:
-        digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+        digest = hashlib.sha1(str(DATA).encode()).hexdigest()[:12]
         home = Path("/var/lib/geodispatch") / digest
         home.mkdir(parents=True, exist_ok=True)
         PG_DIR.symlink_to(home)
@@ -242,7 +244,7 @@ def redis_stop():
 def secret_key():
     path = DATA / "secret_key"
     if not path.exists():
-        DATA.mkdir(exist_ok=True)
+        DATA.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()

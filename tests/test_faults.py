@@ -1,0 +1,159 @@
+"""Any single fault costs nobody anything: the real run topology, faults injected while it works.
+
+`./geodispatch run` runs a second system in its own folder (tests/faults.py). In each case the
+terminals of every sub-center involved and a dispatcher stream are connected while a report is
+sent every 0.2 s for 20 s; the fault strikes 4 s in. Each case then asserts: every report was
+stored exactly once (answered 201, or refused with a JSON 503 / a dropped connection and stored
+once when retried with its key); every ticket reached its terminal exactly once; no ticket a
+terminal showed climbed past rung 1; the event log verifies; a killed process ran again within
+5 s; the run command is still running.
+"""
+
+import asyncio
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.faults import OPERATORS, Reporter, System, Terminal, token
+
+pytestmark = pytest.mark.live
+
+REPORTS, INTERVAL_S, FAULT_AT_S, RESPAWN_S = 100, 0.2, 4.0, 5.0
+DRAIN_S = 60
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    system = System(tmp_path_factory.mktemp("faults"))
+    try:
+        system.start()
+        yield system
+    finally:
+        children = [info["pid"] for info in system.processes().values() if info["pid"]] if system.healthy() else []
+        assert system.stop() in (0, 130), "Ctrl-C stops the run command cleanly"
+        assert [pid for pid in children if alive(pid)] == [], "no process is left behind"
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def kill(system, *names):
+    """SIGKILL these processes; return a check that each was respawned within RESPAWN_S."""
+    old = {name: system.pid(name) for name in names}
+    for pid in old.values():
+        os.kill(pid, signal.SIGKILL)
+    return lambda: {name: system.respawned(name, pid, RESPAWN_S) for name, pid in old.items()}
+
+
+async def pause(pids, seconds):
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    await asyncio.sleep(seconds)
+    for pid in pids:
+        os.kill(pid, signal.SIGCONT)
+
+
+async def stop_for(system, name, seconds):
+    system.control().stopProcess(name, True)
+    await asyncio.sleep(seconds)
+    system.control().startProcess(name, True)
+
+
+async def fault_daphne(system):
+    return kill(system, system.daphnes()[0])()
+
+
+async def fault_worker(system):
+    return kill(system, "worker:worker_00")()
+
+
+async def fault_both_daphnes(system):
+    return kill(system, *system.daphnes())()
+
+
+async def fault_redis_restart(system):
+    await stop_for(system, "redis", 10)  # started again empty: nothing is persisted
+
+
+async def fault_redis_pause(system):
+    await pause([system.pid("redis")], 10)
+
+
+async def fault_postgres_restart(system):
+    await stop_for(system, "postgres", 5)  # supervisord stops it with SIGINT: a fast shutdown
+
+
+async def fault_postgres_pause(system):
+    await pause(system.postgres_pids(), 10)
+
+
+FAULTS = {
+    "daphne_kill": fault_daphne, "worker_kill": fault_worker, "both_daphnes_kill": fault_both_daphnes,
+    "redis_restart": fault_redis_restart, "redis_pause": fault_redis_pause,
+    "postgres_restart": fault_postgres_restart, "postgres_pause": fault_postgres_pause,
+}
+
+
+async def exercise(system, case):
+    """Run one case; return what the assertions need."""
+    async with httpx.AsyncClient() as client:
+        keys = {name: await token(client, system.base, name, system.logins[name]) for name in (*OPERATORS, "dispatcher")}
+        terminals = [Terminal(system.base, keys[name]) for name in OPERATORS]
+        console = Terminal(system.base, keys["dispatcher"])  # the command center's stream: it only listens
+        running = [asyncio.create_task(t.run()) for t in (*terminals, console)]
+        await until(lambda: all(t.connects for t in terminals), 15)
+        reporter = Reporter(client, system.base, keys["dispatcher"], case)
+        sending = asyncio.create_task(reporter.run(REPORTS, INTERVAL_S))
+        await asyncio.sleep(FAULT_AT_S)
+        respawns = await FAULTS[case](system)
+        await sending
+        tickets = {t["id"]: t for body in reporter.stored.values() for t in body["tickets"]}
+        await until(lambda: all(ticket_id in seen_by(terminals) for ticket_id in tickets), DRAIN_S)
+        await until(lambda: all(t.shown.get(i) != "issued" for t in terminals for i in tickets), DRAIN_S)
+        for task in running:
+            task.cancel()
+        now = await client.get(f"{system.base}/api/v1/tickets", params={"limit": 1000},
+                               headers={"Authorization": f"Token {keys['dispatcher']}"})
+    return reporter, tickets, terminals, respawns, {t["id"]: t for t in now.json()["tickets"]}
+
+
+def seen_by(terminals):
+    seen = {}
+    for terminal in terminals:
+        seen.update(terminal.issued)
+    return seen
+
+
+async def until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("case", list(FAULTS))
+def test_a_single_fault_loses_nothing_duplicates_nothing_and_raises_no_false_alarm(system, case):
+    reporter, tickets, terminals, respawns, now = asyncio.run(exercise(system, case))
+    assert len(reporter.stored) == REPORTS, f"reports never stored: {REPORTS - len(reporter.stored)}"
+    incidents = [body["incident"]["id"] for body in reporter.stored.values()]
+    assert len(set(incidents)) == REPORTS, "each key stored exactly once"
+    refused = [f for f in reporter.failures if f[1] not in (503, "ConnectError", "ReadError", "RemoteProtocolError",
+                                                            "ReadTimeout", "ConnectTimeout", "WriteError")]
+    assert refused == [], "a failed report is a JSON 503 or a dropped connection, nothing else"
+    assert all(kind.startswith("application/json") for _, code, kind in reporter.failures if code == 503)
+    issued = seen_by(terminals)
+    assert {i: issued.get(i, 0) for i in tickets} == dict.fromkeys(tickets, 1), "every ticket reached its terminal once"
+    climbed = {i: now[i]["escalation_level"] for i in tickets if now[i]["escalation_level"] > 1}
+    assert climbed == {}, "a ticket on a terminal's screen climbed past rung 1"
+    if respawns:
+        assert all(seconds is not None for seconds in respawns.values()), f"not back within {RESPAWN_S} s: {respawns}"
+    verified = system.manage("verify_events")
+    assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
+    assert system.run.poll() is None, "the run command is still running"
