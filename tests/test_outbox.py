@@ -28,6 +28,8 @@ from dispatch.services import (
 )
 from dispatch.services.notices import _claim, lease
 from geo.models import SubCenter
+from tests.test_screens import browser, dispatcher_token, login_as, orm, servers  # noqa: F401 (fixtures)
+from tests.test_screens import report as report_over_http
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +43,11 @@ PASS = timedelta(minutes=10)
 class Gateway:
     """A stand-in SMS gateway on 127.0.0.1 (the one thing that leaves the machine).
 
-    It answers the first `failures` posts with `status`, then 200, each after `delay_s`, and keeps
-    every request as (Idempotency-Key header, JSON body).
+    It answers the first `failures` posts with `status` and `trouble`, then 200, each after
+    `delay_s`, and keeps every request as (Idempotency-Key header, JSON body).
     """
 
-    def __init__(self, failures=0, status=500, delay_s=0.0):
+    def __init__(self, failures=0, status=500, delay_s=0.0, trouble=b"gateway trouble"):
         self.requests, self.lock = [], threading.Lock()
         gateway = self
 
@@ -58,7 +60,7 @@ class Gateway:
                 time.sleep(delay_s)
                 self.send_response(status if count <= failures else 200)
                 self.end_headers()
-                self.wfile.write(b"queued" if count > failures else b"gateway trouble")
+                self.wfile.write(b"queued" if count > failures else trouble)
 
             def log_message(self, *args):
                 pass
@@ -301,3 +303,30 @@ def test_notice_list_is_for_the_command_center_only(dispatcher, cast):
 
 def test_documented_notice_shape_matches_the_representation(dispatcher):
     assert set(shapes.NoticeOut().fields) == set(notice_data(page(report(dispatcher))))
+
+
+# ---- the console -----------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_console_lists_failed_notices_on_load_and_live_as_text(cast, servers, browser):
+    orm(lambda: SubCenter.objects.filter(code="530921-water").update(duty_phone=PHONE))
+    port = servers.start()
+    key = dispatcher_token(cast)
+    markup = b"<img src=x onerror=alert(1)> busy"  # what a gateway says is shown as text, never as HTML
+    with Gateway(failures=100, status=400, trouble=markup) as gateway, webhook(gateway):
+        # No terminal of 530921-water is online, so each report pages its duty phone at once.
+        first = report_over_http(port, key, "第一次 first")["tickets"][0]["id"]
+        assert orm(lambda: notices_send_due()) == 1
+        console = login_as(browser, f"http://127.0.0.1:{port}", cast.dispatcher, "/console/").page
+        console.wait_for_selector(f"#notices-failed li:has-text('#{first}')")
+        second = report_over_http(port, key, "第二次 second")["tickets"][0]["id"]
+        assert orm(lambda: notices_send_due()) == 1
+        item = console.wait_for_selector(f"#notices-failed li:has-text('#{second}')")  # from notice.failed, live
+    assert console.is_visible("#notices-failed-card")
+    text = item.inner_text()
+    assert PHONE in text and "HTTP 400 <img src=x onerror=alert(1)> busy" in text
+    assert console.locator("#notices-failed li").count() == 2
+    assert console.locator("#notices-failed img").count() == 0
