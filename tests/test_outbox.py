@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api import shapes
-from dispatch.models import AttemptOutcome, Event, Notice, NoticeStatus, Ticket
+from dispatch.models import Event, Notice, NoticeStatus, Ticket
 from dispatch.representations import notice_data
 from dispatch.services import (
     incident_report,
@@ -24,11 +24,10 @@ from dispatch.services import (
     ticket_deliver,
     ticket_escalate_now,
     tickets_escalate_due,
-    user_add,
 )
 from dispatch.services.notices import _claim, lease
 from geo.models import SubCenter
-from tests.test_screens import browser, dispatcher_token, login_as, orm, servers  # noqa: F401 (fixtures)
+from tests.test_screens import browser, dispatcher_token, login_as, orm, servers  # noqa: F401 (browser, servers: fixtures)
 from tests.test_screens import report as report_over_http
 
 pytestmark = pytest.mark.django_db
@@ -311,7 +310,7 @@ def test_documented_notice_shape_matches_the_representation(dispatcher):
 @pytest.mark.browser
 @pytest.mark.live
 @pytest.mark.django_db(transaction=True)
-def test_console_lists_failed_notices_on_load_and_live_as_text(cast, servers, browser):
+def test_console_lists_failed_notices_on_load_and_live_as_text(cast, servers, browser):  # noqa: F811 (fixtures)
     orm(lambda: SubCenter.objects.filter(code="530921-water").update(duty_phone=PHONE))
     port = servers.start()
     key = dispatcher_token(cast)
