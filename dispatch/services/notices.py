@@ -37,22 +37,20 @@ ERR_LOST = "no answer recorded: the worker stopped or hung past its lease"
 
 def notices_send_due(*, now: datetime | None = None, batch: int = 20) -> int:
     """Try up to `batch` notices due at `now`, one at a time, recording each try; return how many were taken."""
-    now = now or timezone.now()
-    started = time.monotonic()
-    notifier = None
-    taken = 0
-    while taken < batch:
-        at = now + timedelta(seconds=time.monotonic() - started)  # `now`, moved on by the time spent sending
-        claimed = _claim(at)
-        if claimed is None:
-            break
+    now, started = now or timezone.now(), time.monotonic()
+
+    def clock():  # `now`, moved on by the time spent sending: a slow gateway delays the next claims
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    notifier, taken = None, 0
+    while taken < batch and (claimed := _claim(clock())) is not None:
         taken += 1
         notice, attempt = claimed
         if attempt is None:  # a lost try that was its last: failed for good, nothing to send
             continue
         notifier = notifier or _notifier()
         outcome, detail = _try(notifier, notice)
-        _settle(notice, attempt, outcome, detail, at=now + timedelta(seconds=time.monotonic() - started))
+        _settle(notice, attempt, outcome, detail, at=clock())
     return taken
 
 
