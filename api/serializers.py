@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from dispatch.models import IncidentStatus, TicketStatus
+from dispatch.models import IncidentStatus, NoticeStatus, TicketStatus
 
 ERR_UNKNOWN_FIELD = "unknown field"
 ERR_POINT_OBJECT = 'give a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}'
@@ -272,6 +272,12 @@ class TicketListQuery(serializers.Serializer):
     incident = serializers.IntegerField(required=False, min_value=1)
     subcenter = serializers.CharField(required=False, max_length=64, help_text="a sub-center code")
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
+
+
+class NoticeListQuery(serializers.Serializer):
+    status = CommaListField(required=False, choices=NoticeStatus.values, help_text="e.g. failed")
+    ticket = serializers.IntegerField(required=False, min_value=1)
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
 
 

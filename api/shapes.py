@@ -7,7 +7,7 @@ stream's); tests/test_schema.py checks that these documented fields match them.
 from rest_framework import serializers
 
 from api.serializers import PointField
-from dispatch.models import IncidentStatus, TicketStatus
+from dispatch.models import IncidentStatus, NoticeStatus, TicketStatus
 
 
 class ErrorsOut(serializers.Serializer):
@@ -153,6 +153,29 @@ class TicketListOut(serializers.Serializer):
     tickets = TicketOut(many=True)
     limit = serializers.IntegerField()
     truncated = serializers.BooleanField(help_text="more tickets match than `limit`")
+
+
+class NoticeOut(serializers.Serializer):
+    """dispatch.representations.notice_data."""
+
+    id = serializers.IntegerField()
+    ticket_id = serializers.IntegerField()
+    incident_id = serializers.IntegerField()
+    stage = serializers.CharField(help_text="the deadline missed: delivery, acceptance, confirmation, first_feedback")
+    level = serializers.IntegerField(help_text="3 the duty phone, 4 the leaders")
+    to = serializers.CharField(help_text='the number, or "leaders" when no leader phone is configured')
+    status = serializers.ChoiceField(choices=NoticeStatus.choices)
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField(help_text="the last failed try's error or the gateway's answer")
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+
+
+class NoticeListOut(serializers.Serializer):
+    notices = NoticeOut(many=True)
+    limit = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="more notices match than `limit`")
 
 
 class CategoryOut(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import auth, health, incidents, maps, overview, schema, tickets
+from api import auth, health, incidents, maps, notices, overview, schema, tickets
 from api.errors import not_found
 
 app_name = "api"
@@ -28,6 +28,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/close", tickets.TicketCloseView.as_view(), name="ticket-close"),
     path("tickets/<int:ticket_id>/reopen", tickets.TicketReopenView.as_view(), name="ticket-reopen"),
     path("tickets/<int:ticket_id>/cancel", tickets.TicketCancelView.as_view(), name="ticket-cancel"),
+    path("notices", notices.NoticesView.as_view(), name="notices"),
     path("categories", overview.CategoriesView.as_view(), name="categories"),
     path("subcenters", overview.SubCentersView.as_view(), name="subcenters"),
     path("route", overview.RouteView.as_view(), name="route"),

@@ -158,5 +158,8 @@ ESCALATION_STEP_S = env_int("ESCALATION_STEP_S", 30)
 NOTIFIER_BACKEND = env_str("NOTIFIER_BACKEND", "dispatch.notifiers.LogNotifier")
 NOTIFIER_WEBHOOK_URL = env_str("NOTIFIER_WEBHOOK_URL", "")
 NOTIFIER_TIMEOUT_S = env_int("NOTIFIER_TIMEOUT_S", 5)
-NOTIFIER_RETRIES = env_int("NOTIFIER_RETRIES", 3)
+# The outbox's tries per notice and the first back-off (doubled after each failed try).
+# NOTIFIER_RETRIES, the older setting, still counts retries after the first try when set.
+NOTIFIER_MAX_ATTEMPTS = env_int("NOTIFIER_MAX_ATTEMPTS", env_int("NOTIFIER_RETRIES", 4) + 1)
+NOTIFIER_RETRY_S = env_int("NOTIFIER_RETRY_S", 5)
 LEADER_PHONES = env_list("LEADER_PHONES")

@@ -1,6 +1,6 @@
 """Event drafts: what each kind of event says, built in one place for every service."""
 
-from dispatch.representations import incident_data, ticket_data
+from dispatch.representations import incident_data, notice_data, ticket_data
 
 
 def incident_event(name, incident, actor, audience, **extra):
@@ -20,4 +20,12 @@ def ticket_event(name, ticket, actor, *, incident=None, **extra):
     return {
         "name": name, "incident": ticket.incident, "ticket": ticket, "actor": actor,
         "audience": [ticket.subcenter_id], "payload": payload,
+    }
+
+
+def notice_event(name, notice):
+    """Return the draft of a notice event: for the command center only (no sub-center's audience)."""
+    return {
+        "name": name, "incident": notice.incident, "ticket": notice.ticket, "actor": None,
+        "audience": [], "payload": {"notice": notice_data(notice)},
     }

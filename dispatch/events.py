@@ -24,7 +24,7 @@ EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.updated", "incident.closed",
     "ticket.issued", "ticket.delivered", "ticket.accepted", "ticket.rejected", "ticket.confirmed",
     "ticket.feedback", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.cancelled",
-    "ticket.overdue", "terminal.presence",
+    "ticket.overdue", "terminal.presence", "notice.failed",
 }
 GENESIS = "0" * 64
 

@@ -248,3 +248,86 @@ class Terminal(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["subcenter", "last_heartbeat_at"], name="terminal_live")]
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "待发送"
+    SENDING = "sending", "发送中"
+    SENT = "sent", "已发送"
+    FAILED = "failed", "发送失败"
+
+
+class Notice(models.Model):
+    """One escalation message to one phone (升级通知): the outbox row a worker sends.
+
+    Written in the escalation's own transaction, so a crash after the commit loses nothing.
+    A step is one rung of one stage's clock: `stage_started_at` is the instant that clock
+    started (issued_at, delivered_at, accepted_at or confirmed_at), so a stage entered again
+    (a reopen re-stamps confirmed_at) gets new notices, and the same rung never gets two.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="notices")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="+")
+    stage = models.CharField(max_length=16)
+    stage_started_at = models.DateTimeField()
+    level = models.PositiveSmallIntegerField()
+    recipient = models.CharField(max_length=64, help_text='A phone number, or "leaders" when none is configured.')
+    text = models.TextField()
+    idempotency_key = models.CharField(max_length=64, unique=True, help_text="Sent with every attempt.")
+    status = models.CharField(max_length=8, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="Pending: when it is due. Sending: when the claim's lease runs out."
+    )
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="notice_due", condition=Q(next_attempt_at__isnull=False)),
+            models.Index(fields=["status", "-created_at"], name="notice_status_newest"),  # the console's failed list
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "stage", "stage_started_at", "level", "recipient"], name="notice_once_per_step"
+            ),
+            models.CheckConstraint(condition=Q(status__in=NoticeStatus.values), name="notice_status_valid"),
+            # Only unfinished notices are on the worker's clock.
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending"], next_attempt_at__isnull=False)
+                | Q(status__in=["sent", "failed"], next_attempt_at__isnull=True),
+                name="notice_due_while_unfinished",
+            ),
+        ]
+
+    def __str__(self):
+        return f"notice #{self.pk} to {self.recipient} ({self.status})"
+
+
+class AttemptOutcome(models.TextChoices):
+    SENDING = "sending", "发送中"
+    SENT = "sent", "已发送"
+    ERROR = "error", "失败，将重试"
+    REFUSED = "refused", "被网关拒绝"
+    LOST = "lost", "工作进程中断"
+
+
+class NoticeAttempt(models.Model):
+    """One try to send a notice: written when it is claimed, finished with the gateway's answer."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=AttemptOutcome.choices, default=AttemptOutcome.SENDING)
+    detail = models.TextField(blank=True, help_text="The gateway's answer, or the error.")
+
+    class Meta:
+        ordering = ["notice", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "number"], name="notice_attempt_number"),
+            models.CheckConstraint(condition=Q(outcome__in=AttemptOutcome.values), name="notice_attempt_outcome_valid"),
+        ]

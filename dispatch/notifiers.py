@@ -1,14 +1,14 @@
 """Tell people outside the system (duty phones, leaders): pluggable like Django's e-mail backends.
 
 ``NOTIFIER_BACKEND`` names the class (default ``dispatch.notifiers.LogNotifier``); ``get_notifier()``
-returns an instance. A backend has one method, ``send(notice)``, which raises on failure;
-``notices_send()`` calls it for each notice and logs failures, so a notification that fails
-never undoes the escalation that asked for it.
+returns an instance. A backend has one method, ``send(message, *, idempotency_key)``: one try,
+returning a short note of the answer, raising ``Refused`` when retrying cannot help and any other
+exception when it may. Retries, back-off and the record of every try belong to the outbox
+(dispatch/services/notices.py), which passes the same key on every try of one notice.
 """
 
 import json
 import logging
-import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "dispatch.notifiers.LogNotifier"
 LEADERS = "leaders"
+# A gateway that is busy or timed out may well take the same request later.
+RETRYABLE_4XX = {408, 425, 429}
 
 
 @dataclass(frozen=True)
-class Notice:
+class Message:
     """One message to one recipient; as_dict() is the generic JSON body a gateway receives."""
 
     to: str  # a phone number, or "leaders" when no leader phone is configured
@@ -34,6 +36,10 @@ class Notice:
 
     def as_dict(self):
         return asdict(self)
+
+
+class Refused(Exception):
+    """The gateway refused the message itself: sending it again would be refused again."""
 
 
 def leader_phones() -> list[str]:
@@ -49,82 +55,54 @@ def get_notifier(backend: str | None = None):
     return import_string(backend or getattr(settings, "NOTIFIER_BACKEND", DEFAULT_BACKEND))()
 
 
-def notices_send(notices) -> int:
-    """Send each notice through the configured backend; log failures; return how many went out."""
-    if not notices:
-        return 0
-    try:
-        notifier = get_notifier()
-    except Exception:  # a misconfigured backend must not stop the escalation worker
-        log.exception("notifier backend cannot be loaded; %d notices not sent", len(notices))
-        return 0
-    sent = 0
-    for notice in notices:
-        try:
-            notifier.send(notice)
-            sent += 1
-        except Exception:
-            log.exception("notification failed: level %s to %s for ticket %s", notice.level, notice.to, notice.ticket)
-    return sent
-
-
 class LogNotifier:
-    """Write each notice to the log (the default: development and the embedded demo)."""
+    """Write each message to the log (the default: development and the embedded demo)."""
 
-    def send(self, notice: Notice) -> None:
-        log.warning("NOTIFY %s (level %s, ticket %s, incident %s): %s",
-                    notice.to, notice.level, notice.ticket, notice.incident, notice.text)
+    def send(self, message: Message, *, idempotency_key: str) -> str:
+        log.warning("NOTIFY %s (level %s, ticket %s, incident %s, key %s): %s",
+                    message.to, message.level, message.ticket, message.incident, idempotency_key, message.text)
+        return "logged"
 
 
-# Like django.core.mail.outbox: what MemoryNotifier has sent in this process.
-outbox: list[Notice] = []
+# Like django.core.mail.outbox: what MemoryNotifier has sent in this process, as (message, key).
+outbox: list[tuple[Message, str]] = []
 
 
 class MemoryNotifier:
-    """Keep each notice in ``dispatch.notifiers.outbox`` (tests and local experiments)."""
+    """Keep each message in ``dispatch.notifiers.outbox`` (tests and local experiments)."""
 
-    def send(self, notice: Notice) -> None:
-        outbox.append(notice)
+    def send(self, message: Message, *, idempotency_key: str) -> str:
+        outbox.append((message, idempotency_key))
+        return "kept in memory"
 
 
 class WebhookNotifier:
-    """POST each notice as JSON to NOTIFIER_WEBHOOK_URL (an SMS or voice gateway's adapter).
+    """POST each message as JSON to NOTIFIER_WEBHOOK_URL (an SMS or voice gateway's adapter).
 
-    A timeout or a 5xx answer is retried NOTIFIER_RETRIES times with exponential backoff;
-    a 4xx answer is not retried (the request itself is wrong).
+    The notice's key goes in the ``Idempotency-Key`` header, the same on every try, so a gateway
+    that saw a try whose answer was lost can tell the next one is not a new message. A 4xx answer
+    (but 408, 425, 429) is ``Refused``; a 5xx, a timeout or a refused connection may be retried.
     """
 
-    backoff_s = 0.5
-
-    def __init__(self, *, url=None, timeout_s=None, retries=None):
+    def __init__(self, *, url=None, timeout_s=None):
         self.url = url or getattr(settings, "NOTIFIER_WEBHOOK_URL", "")
         self.timeout_s = float(timeout_s if timeout_s is not None else getattr(settings, "NOTIFIER_TIMEOUT_S", 5))
-        self.retries = int(retries if retries is not None else getattr(settings, "NOTIFIER_RETRIES", 3))
         if not self.url:
             raise ValueError("WebhookNotifier needs NOTIFIER_WEBHOOK_URL")
 
-    def send(self, notice: Notice) -> None:
-        body = json.dumps(notice.as_dict(), ensure_ascii=False).encode()
-        for attempt in range(self.retries + 1):
-            try:
-                self._post(body)
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == self.retries:
-                    raise
-                why = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                if attempt == self.retries:
-                    raise
-                why = str(exc)
-            delay = self.backoff_s * 2**attempt
-            log.warning("webhook attempt %d for ticket %s failed (%s); retrying in %.1f s",
-                        attempt + 1, notice.ticket, why, delay)
-            time.sleep(delay)
+    def send(self, message: Message, *, idempotency_key: str) -> str:
+        body = json.dumps(message.as_dict(), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key}
+        request = urllib.request.Request(self.url, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return f"HTTP {response.status} {_excerpt(response.read())}".strip()
+        except urllib.error.HTTPError as exc:
+            answer = f"HTTP {exc.code} {_excerpt(exc.read())}".strip()
+            if exc.code < 500 and exc.code not in RETRYABLE_4XX:
+                raise Refused(answer) from exc
+            raise RuntimeError(answer) from exc
 
-    def _post(self, body: bytes) -> None:
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            response.read()
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    return body[:limit].decode("utf-8", "replace").strip()

@@ -89,3 +89,21 @@ def event_data(event):
         "at": iso(event.created_at),
         "payload": event.payload,
     }
+
+
+def notice_data(notice):
+    """Return an escalation notice (the outbox row) as the API and the notice.failed event show it."""
+    return {
+        "id": notice.id,
+        "ticket_id": notice.ticket_id,
+        "incident_id": notice.incident_id,
+        "stage": notice.stage,
+        "level": notice.level,
+        "to": notice.recipient,
+        "status": notice.status,
+        "attempts": notice.attempts,
+        "last_error": notice.last_error,
+        "created_at": iso(notice.created_at),
+        "sent_at": iso(notice.sent_at),
+        "failed_at": iso(notice.failed_at),
+    }

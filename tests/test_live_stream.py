@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -66,18 +67,41 @@ def webhook():
 
 
 @pytest.fixture
-def daphnes(cast, webhook, tmp_path):
-    """Start a function that starts Daphne processes; all are stopped at the end."""
-    connection.close()  # the processes must see committed data only, as any client would
-    env = dict(
+def live_env(cast, webhook):
+    """Return the environment of the processes a test starts (they see committed data only)."""
+    connection.close()
+    return dict(
         os.environ,
         DATABASE_URL=database_url_for_tests(),
         CHANNEL_LAYER_PREFIX=f"gdtest{os.getpid()}",
         NOTIFIER_BACKEND="dispatch.notifiers.WebhookNotifier",
         NOTIFIER_WEBHOOK_URL=webhook.url,
-        NOTIFIER_RETRIES="0",
+        NOTIFIER_MAX_ATTEMPTS="1",
         PYTHONPATH=str(ROOT),
     )
+
+
+@pytest.fixture
+def worker(live_env, tmp_path):
+    """Run the deadline worker, which also sends the notice outbox, as its own process."""
+    with open(tmp_path / "worker.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_dispatch_worker", "--interval", "0.2"],
+            cwd=ROOT, env=live_env, stdout=subprocess.DEVNULL, stderr=log,
+        )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def daphnes(live_env, tmp_path):
+    """Start a function that starts Daphne processes; all are stopped at the end."""
+    env = live_env
     started = []
 
     def start():
@@ -250,7 +274,7 @@ def test_two_processes_share_events_and_a_killed_process_loses_nothing(daphnes, 
     asyncio.run(scenario())
 
 
-def test_subcenter_with_no_terminal_online_has_its_duty_phone_paged_at_once(daphnes, keys, webhook):
+def test_subcenter_with_no_terminal_online_has_its_duty_phone_paged_at_once(daphnes, worker, keys, webhook):
     SubCenter.objects.filter(code="530921-water").update(duty_phone="0883-1234567")
     port, _ = daphnes()
     started = time.monotonic()

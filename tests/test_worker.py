@@ -1,6 +1,8 @@
-"""The deadline worker: the escalation ladder, races between workers, the notifiers, SIGTERM."""
+"""The deadline worker: the escalation ladder, races between workers, the notifiers, SIGTERM.
 
-import json
+The outbox itself (retries, idempotency keys, two senders at once) is tests/test_outbox.py.
+"""
+
 import os
 import signal
 import subprocess
@@ -8,7 +10,6 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
@@ -25,10 +26,10 @@ from django.utils import timezone
 from dispatch import notifiers
 from dispatch.errors import Invalid, NotFound
 from dispatch.management.commands.run_dispatch_worker import worker_loop
-from dispatch.models import Event, Ticket
-from dispatch.notifiers import Notice, WebhookNotifier
+from dispatch.models import Event, Notice, Ticket
 from dispatch.services import (
     incident_report,
+    notices_send_due,
     ticket_accept,
     ticket_deliver,
     ticket_escalate_now,
@@ -50,13 +51,29 @@ TRANSACTIONAL = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def memory_notifier():
-    """Send notices to dispatch.notifiers.outbox, with two leader phones and a 30 s step."""
+    """Send notices to dispatch.notifiers.outbox, with two leader phones and a 30 s step; yield what was sent."""
     notifiers.outbox.clear()
     with override_settings(
         NOTIFIER_BACKEND="dispatch.notifiers.MemoryNotifier", LEADER_PHONES=LEADER_PHONES, ESCALATION_STEP_S=30
     ):
-        yield notifiers.outbox
+        yield Sent()
     notifiers.outbox.clear()
+
+
+class Sent:
+    """The messages MemoryNotifier has sent, in order (a live view of dispatch.notifiers.outbox)."""
+
+    def __iter__(self):
+        return (message for message, _ in notifiers.outbox)
+
+    def __len__(self):
+        return len(notifiers.outbox)
+
+    def __getitem__(self, index):
+        return notifiers.outbox[index][0]
+
+    def __eq__(self, other):
+        return list(self) == other
 
 
 @pytest.fixture
@@ -86,22 +103,26 @@ def ticket(dispatcher):
 
 @pytest.fixture
 def escalate(django_capture_on_commit_callbacks):
-    """Run one worker pass at a given instant, with its after-commit work (doorbell, notices)."""
+    """Run one worker pass at a given instant: climb, ring the doorbell after commit, send due notices."""
 
     def run(now, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
-            return tickets_escalate_due(now=now, **kwargs)
+            claimed = tickets_escalate_due(now=now, **kwargs)
+        notices_send_due(now=now)
+        return claimed
 
     return run
 
 
 @pytest.fixture
 def escalate_now(django_capture_on_commit_callbacks):
-    """Call ticket_escalate_now with its after-commit work."""
+    """Call ticket_escalate_now, then send the notices it wrote as the next worker pass would."""
 
     def run(ticket, reason, now=None):
         with django_capture_on_commit_callbacks(execute=True):
-            return ticket_escalate_now(ticket_id=ticket.id, reason=reason, now=now)
+            result = ticket_escalate_now(ticket_id=ticket.id, reason=reason, now=now)
+        notices_send_due(now=now)
+        return result
 
     return run
 
@@ -153,14 +174,19 @@ def test_each_rung_fires_once_in_order_at_its_time(ticket, escalate, memory_noti
     assert "超时未送达" in memory_notifier[0].text and f"#{ticket.id}" in memory_notifier[0].text
 
 
-def test_notifier_is_called_only_after_commit(ticket, django_capture_on_commit_callbacks, memory_notifier):
+def test_rungs_write_notices_as_rows_that_a_worker_pass_sends(ticket, django_capture_on_commit_callbacks, memory_notifier):
     due = ticket.due_at
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         for rung in range(4):
             tickets_escalate_due(now=due + rung * STEP)
-    assert callbacks, "the doorbell and the notices wait for the commit"
+    assert callbacks, "the doorbell waits for the commit"
     assert Ticket.objects.get(pk=ticket.pk).escalation_level == 4
-    assert memory_notifier == []  # the test's transaction never committed
+    assert memory_notifier == []  # written, not sent: no after-commit work sends anything
+    assert list(Notice.objects.values_list("level", "status")) == [(3, "pending"), (4, "pending"), (4, "pending")]
+    assert notices_send_due(now=due + 4 * STEP) == 3
+    assert [(n.to, n.level) for n in memory_notifier] == [
+        (ticket.subcenter.duty_phone, 3), ("13800000001", 4), ("13800000002", 4),
+    ]
 
 
 def test_ticket_accepted_in_between_is_not_escalated_further(ticket, escalate):
@@ -237,75 +263,6 @@ def test_log_notifier_is_the_default(ticket, escalate, caplog):
             for rung in range(3):
                 escalate(ticket.due_at + rung * STEP)
     assert f"NOTIFY {ticket.subcenter.duty_phone} (level 3, ticket {ticket.id}" in caplog.text
-
-
-class Gateway:
-    """A real HTTP server on loopback that answers the first `failures` posts with 500."""
-
-    def __init__(self, failures=0, status=500):
-        self.bodies = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                gateway.bodies.append((self.headers["Content-Type"], json.loads(body)))
-                code = status if len(gateway.bodies) <= failures else 200
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_webhook_posts_the_notice_and_retries_after_a_500(ticket, escalate_now):
-    with Gateway(failures=1) as gateway, override_settings(
-        NOTIFIER_BACKEND="dispatch.notifiers.WebhookNotifier", NOTIFIER_WEBHOOK_URL=gateway.url, NOTIFIER_RETRIES=3
-    ):
-        started = time.monotonic()
-        escalate_now(ticket, "no live terminal")
-        elapsed = time.monotonic() - started
-    expected = {
-        "to": ticket.subcenter.duty_phone, "level": 3, "ticket": ticket.id, "incident": ticket.incident_id,
-    }
-    assert len(gateway.bodies) == 2, "one failure, one retry that succeeded"
-    for content_type, body in gateway.bodies:
-        assert content_type.startswith("application/json")
-        assert body.pop("text").endswith("no live terminal")
-        assert body == expected
-    assert elapsed >= WebhookNotifier.backoff_s
-
-
-def test_webhook_gives_up_after_its_retries_without_undoing_the_escalation(ticket, escalate_now, caplog):
-    with Gateway(failures=100) as gateway, override_settings(
-        NOTIFIER_BACKEND="dispatch.notifiers.WebhookNotifier", NOTIFIER_WEBHOOK_URL=gateway.url,
-        NOTIFIER_RETRIES=1, NOTIFIER_TIMEOUT_S=2,
-    ):
-        ticket, changed = escalate_now(ticket, "no live terminal")
-    assert len(gateway.bodies) == 2
-    assert "notification failed: level 3" in caplog.text
-    assert changed and Ticket.objects.get(pk=ticket.pk).escalation_level == 3
-
-
-def test_webhook_does_not_retry_a_client_error():
-    notice = Notice(to="leaders", level=4, ticket=1, incident=1, text="t")
-    with Gateway(failures=100, status=400) as gateway:
-        with pytest.raises(Exception, match="400"):
-            WebhookNotifier(url=gateway.url, retries=3).send(notice)
-    assert len(gateway.bodies) == 1
 
 
 def test_leaders_are_one_notice_to_leaders_without_phones(ticket, escalate, memory_notifier):

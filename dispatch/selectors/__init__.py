@@ -11,6 +11,7 @@ from dispatch.selectors.incidents import (
     incident_report_result,
     incident_tickets,
 )
+from dispatch.selectors.notices import notice_list
 from dispatch.selectors.presence import subcenter_terminal_health
 from dispatch.selectors.reference import categories_list, plan_data, route_preview, subcenters_list
 from dispatch.selectors.scope import incident_get, incidents_visible, ticket_get, tickets_visible
@@ -19,6 +20,6 @@ from dispatch.selectors.tickets import ticket_list
 __all__ = [
     "categories_list", "dashboard_figures", "dashboard_timeliness", "day_window", "incident_detail", "incident_get",
     "incident_list_geojson", "incident_nearby_features", "incident_report_result", "incident_tickets",
-    "incidents_visible", "last_hours_window", "plan_data", "route_preview", "subcenter_terminal_health",
+    "incidents_visible", "last_hours_window", "notice_list", "plan_data", "route_preview", "subcenter_terminal_health",
     "subcenters_list", "ticket_get", "ticket_list", "tickets_visible",
 ]

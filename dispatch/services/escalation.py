@@ -8,8 +8,13 @@ escalation_level, so a ticket that moved on is simply no longer due.
 
 Any number of workers may run: rows are claimed with SELECT … FOR UPDATE SKIP LOCKED and
 written with a compare-and-set, so one rung is never climbed twice.
+
+Rungs 3 and 4 write their notices as rows (dispatch.models.Notice) in the same transaction as
+the ticket.overdue event; a worker sends them (services/notices.py), so a crash after the
+commit loses no page.
 """
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 
@@ -20,11 +25,12 @@ from django.utils import timezone
 from dispatch.drafts import ticket_event
 from dispatch.errors import ERR_TICKET_NOT_FOUND, NotFound, need_reason
 from dispatch.events import events_append
-from dispatch.models import Ticket
+from dispatch.models import Notice, Ticket
 from dispatch.models import TicketStatus as S
-from dispatch.notifiers import LEADERS, Notice, leader_phones, notices_send
+from dispatch.notifiers import LEADERS, leader_phones
 from dispatch.publisher import publish_on_commit
 from dispatch.representations import TICKET_ACTORS
+from dispatch.services.tickets import NEXT_DEADLINE
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ def escalation_step() -> timedelta:
 def tickets_escalate_due(*, now: datetime, batch: int = 100, step_s: float | None = None) -> int:
     """Climb one rung for up to `batch` tickets due at `now`; return how many were claimed.
 
-    One transaction per batch; notifications go out after it commits.
+    One transaction per batch, which also writes the notices its rungs ask for.
     """
     step = escalation_step() if step_s is None else timedelta(seconds=step_s)
     with transaction.atomic():
@@ -57,7 +63,7 @@ def tickets_escalate_due(*, now: datetime, batch: int = 100, step_s: float | Non
             draft = _climb(ticket, level=ticket.escalation_level + 1, now=now, step=step)
             if draft:
                 drafts.append(draft)
-                notices += _notices(ticket, draft["payload"])
+                notices += _notices(ticket, draft["payload"], now=now)
         _record(drafts, notices)
     return len(tickets)
 
@@ -79,7 +85,7 @@ def ticket_escalate_now(*, ticket_id: int, reason: str, now: datetime | None = N
     draft = _climb(ticket, level=DUTY_PHONE, now=now, step=escalation_step(), reason=reason)
     if draft is None:
         return ticket, False
-    _record([draft], _notices(ticket, draft["payload"]))
+    _record([draft], _notices(ticket, draft["payload"], now=now))
     return ticket, True
 
 
@@ -111,16 +117,16 @@ def _climb(ticket, *, level, now, step, reason=None):
 
 
 def _record(drafts, notices):
-    """Append the events; after commit ring the doorbell and send the notices."""
+    """Append the events and write the notices in the caller's transaction; ring the doorbell after commit."""
     if not drafts:
         return
+    # A notice is due at once; the unique step key refuses a second one to the same number.
+    Notice.objects.bulk_create(notices)
     publish_on_commit(events_append(drafts))
-    if notices:
-        transaction.on_commit(lambda: notices_send(notices), robust=True)
 
 
-def _notices(ticket, payload):
-    """Return the notices a rung sends: the duty phone at level 3, the leaders at level 4."""
+def _notices(ticket, payload, *, now):
+    """Return the unsaved notices a rung sends: the duty phone at level 3, the leaders at level 4."""
     level = payload["level"]
     if level == DUTY_PHONE:
         phone = ticket.subcenter.duty_phone.strip()
@@ -133,7 +139,17 @@ def _notices(ticket, payload):
     else:
         return []
     text = _notice_text(ticket, payload)
-    return [Notice(to=to, level=level, ticket=ticket.id, incident=ticket.incident_id, text=text) for to in recipients]
+    started_at = getattr(ticket, NEXT_DEADLINE[ticket.status][1])  # when this stage's clock started
+    return [_notice(ticket, payload["stage"], started_at, level, to, text, due=now) for to in recipients]
+
+
+def _notice(ticket, stage, started_at, level, recipient, text, *, due):
+    step = f"{ticket.id}|{stage}|{started_at.isoformat()}|{level}|{recipient}"
+    return Notice(
+        ticket=ticket, incident_id=ticket.incident_id, stage=stage, stage_started_at=started_at, level=level,
+        recipient=recipient, text=text, idempotency_key="gd-" + hashlib.sha256(step.encode()).hexdigest()[:40],
+        created_at=timezone.now(), next_attempt_at=due,
+    )
 
 
 def _notice_text(ticket, payload):

@@ -1,4 +1,4 @@
-"""The deadline and escalation worker: claim due tickets and climb their ladder, until told to stop.
+"""The deadline and escalation worker: claim due tickets and climb their ladder, send due notices, until told to stop.
 
 Any number of copies may run, on any host: rows are claimed with SKIP LOCKED.
 """
@@ -12,7 +12,7 @@ from django.db import Error as DatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from dispatch.services import terminals_sweep, tickets_escalate_due
+from dispatch.services import notices_send_due, terminals_sweep, tickets_escalate_due
 
 log = logging.getLogger("dispatch.worker")
 
@@ -29,6 +29,7 @@ def worker_loop(*, stop: threading.Event, interval: float = 1.0, batch: int = 10
     while not stop.is_set():
         try:
             claimed = tickets_escalate_due(now=timezone.now(), batch=batch)
+            notices_send_due(now=timezone.now())  # after the climb, so a new page goes out in the same pass
             terminals_sweep()
         except DatabaseError:  # the database restarted or went away: retry after a pause
             log.exception("escalation pass failed; retrying in %.1f s", interval)

@@ -73,6 +73,7 @@ function applyEvent(event) {
   if (payload.feedback) addFeedback({ ...payload.feedback, ticket_id: event.ticket_id });
   if (event.name === "terminal.presence") updateHealth(payload);
   if (event.name === "ticket.overdue") flash(event.ticket_id);
+  if (event.name === "notice.failed") addFailedNotice(payload.notice);
   render();
 }
 
@@ -297,6 +298,46 @@ function flash(ticketId) {
   document.querySelectorAll(`[data-ticket-id="${ticketId}"]`).forEach((el) => el.classList.add("flash"));
 }
 
+// ---- notices that failed: the duty phones and leaders that could not be reached -------
+
+const failedNotices = new Map(); // notice id → notice (GET notices?status=failed, then notice.failed events)
+
+function failedNoticeItem(notice) {
+  const item = document.createElement("li");
+  item.className = "attention late";
+  item.dataset.noticeId = notice.id;
+  const number = document.createElement("strong");
+  number.textContent = notice.to;
+  const where = document.createElement("span");
+  where.textContent = " — " + interpolate(gettext("ticket #%(ticket)s, incident #%(incident)s"),
+    { ticket: notice.ticket_id, incident: notice.incident_id }, true);
+  const error = document.createElement("div");
+  error.className = "muted";
+  error.textContent = notice.last_error;
+  item.append(number, where, error);
+  item.addEventListener("click", () => select(notice.incident_id));
+  return item;
+}
+
+function addFailedNotice(notice) {
+  failedNotices.set(notice.id, notice);
+  const newest = [...failedNotices.values()].sort((a, b) => b.id - a.id);
+  $("notices-failed").replaceChildren(...newest.map(failedNoticeItem));
+  $("notices-failed-card").hidden = newest.length === 0;
+}
+
+async function loadFailedNotices() {
+  try {
+    (await api("notices?status=failed&limit=100")).notices.forEach(addFailedNotice);
+  } catch (error) { // say so where the list would be: an empty list must mean "none failed"
+    const item = document.createElement("li");
+    item.className = "error";
+    item.textContent = error.message;
+    $("notices-failed").replaceChildren(item);
+    $("notices-failed-card").hidden = false;
+  }
+}
+
 // ---- the report form ---------------------------------------------------------------
 
 const form = $("report");
@@ -396,6 +437,7 @@ async function main() {
   renderHealth();
   const stream = new Stream({ onSnapshot: applySnapshot, onEvent: applyEvent, onState: showConnection });
   window.gdStream = stream.start();
+  loadFailedNotices(); // after subscribing: an event that arrives meanwhile is kept by id, not lost
   setInterval(render, 5000); // deadlines pass without events
   document.body.dataset.ready = "true";
 }
