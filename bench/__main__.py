@@ -1,4 +1,4 @@
-"""./geodispatch bench [--only routing,bare,e2e,replay,memory] [--rates 20,40,80,160] [--duration 30]
+"""./geodispatch bench [--only routing,bare,e2e,replay,memory,faults] [--rates 20,40,80,160] [--duration 30]
 
 Run by config/stack.py with the embedded services up (or DATABASE_URL / REDIS_URL). Uses its
 own database (geodispatch_bench, rebuilt from a template each run), its own channel-layer
@@ -15,7 +15,10 @@ import time
 from bench import common
 from bench.common import ROOT, say
 
-SECTIONS = ("routing", "bare", "e2e", "replay", "memory")
+SECTIONS = ("routing", "bare", "e2e", "replay", "memory", "faults")
+ON_BENCH_DB = set(SECTIONS) - {"faults"}  # faults run a whole second system of their own
+FAULTS = ("daphne_kill", "worker_kill", "both_daphnes_kill", "redis_restart", "redis_pause", "postgres_restart",
+          "postgres_pause")
 
 
 def parse(argv):
@@ -28,6 +31,7 @@ def parse(argv):
     p.add_argument("--points", type=int, default=100_000, help="points for bulk routing")
     p.add_argument("--sample", type=int, default=5_000, help="points for PostGIS latency and agreement")
     p.add_argument("--idle", type=int, default=2000, help="idle connections for the memory figure")
+    p.add_argument("--faults", default=",".join(FAULTS), help="which faults (the faults section)")
     p.add_argument("--name", default=time.strftime("run-%Y%m%d-%H%M%S"))
     return p.parse_args(argv)
 
@@ -39,6 +43,35 @@ def main(argv):
     started = time.monotonic()
     common.raise_fd_limit()
     result = {"name": args.name, "machine": common.machine_facts(), "args": vars(args)}
+    if "faults" in only:
+        from bench import faults
+
+        result["faults"] = asyncio.run(faults.run_all([f for f in FAULTS if f in args.faults.split(",")]))
+        write_faults(result, faults.summary(result["faults"]))
+    if only & ON_BENCH_DB:
+        on_bench_db(args, only, rates, result)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["machine"]["loadavg_end"] = common.loadavg()
+    common.write_result(args.name, result)
+    if only >= set(SECTIONS):
+        summary = {**headline(result), **faults.summary(result["faults"])}
+        common.write_result("summary", summary)
+        from bench.report import update_readme
+        update_readme(result, summary)
+    say(f"done in {result['seconds']} s")
+    return 0
+
+
+def write_faults(result, figures):
+    """Merge the faults.* figures into summary.json and rewrite the faults table in the README."""
+    from bench.report import update_faults_table
+
+    common.write_result("summary", {**common.read_result("summary"), **figures})
+    update_faults_table(result)
+
+
+def on_bench_db(args, only, rates, result):
+    """Run the sections that share the bench database and the synthetic counties."""
     say("preparing the bench database (geodispatch_bench)")
     result["database"] = common.prepare_database(os.environ)
     os.environ["DATABASE_URL"] = common.database_url(os.environ, common.BENCH_DB)
@@ -58,7 +91,7 @@ def main(argv):
         t0 = time.monotonic()
         result["routing"] = routing.run(bulk_points=args.points, sample=args.sample)
         result["routing"]["seconds"] = round(time.monotonic() - t0, 1)
-        result["routing"]["loadavg_after"] = e2e.loadavg()
+        result["routing"]["loadavg_after"] = common.loadavg()
     say(f"fixture: {args.counties} counties × 6 kinds, operators with tokens, 10 dispatchers")
     fx = e2e.fixture(args.counties)
     result["fixture"] = {"counties": len(fx["counties"]), "operators": len(fx["operators"]), "points": len(fx["points"])}
@@ -94,16 +127,6 @@ def main(argv):
     finally:
         result["exit_codes"] = {str(p.args[:4]): p.poll() for p in procs.children}
         procs.stop_all()
-    result["seconds"] = round(time.monotonic() - started, 1)
-    result["machine"]["loadavg_end"] = e2e.loadavg()
-    common.write_result(args.name, result)
-    if only >= set(SECTIONS):
-        summary = headline(result)
-        common.write_result("summary", summary)
-        from bench.report import update_readme
-        update_readme(result, summary)
-    say(f"done in {result['seconds']} s")
-    return 0
 
 
 def headline(r):

@@ -88,6 +88,16 @@ def server_versions():
     return out
 
 
+def read_result(name):
+    """Return a result file's data, or {} when there is none yet."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def loadavg():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def write_result(name, data):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

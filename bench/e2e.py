@@ -5,13 +5,12 @@ PostgreSQL/PostGIS + Redis + two Daphne processes + the deadline worker; the loa
 """
 
 import asyncio
-import os
 import random
 
 import numpy as np
 import shapely
 
-from bench.common import KINDS, say
+from bench.common import KINDS, loadavg, say
 from bench.load import Client, Hub, now
 
 # (category, severity): single- and multi-kind plans, so all six kinds get tickets
@@ -86,10 +85,6 @@ def report_request(fx, http_urls):
             "json": body, "headers": {"Authorization": f"Token {keys[i % len(keys)]}"}}
 
     return request
-
-
-def loadavg():
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ---- our system ------------------------------------------------------------------------------

@@ -71,3 +71,36 @@ def update_readme(result, summary):
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     path.write_text(f"{head}{START}\n{table(result, summary)}\n{END}{tail}")
+
+
+FAULTS_START, FAULTS_END = "<!-- faults:start -->", "<!-- faults:end -->"
+
+
+def faults_table(result):
+    """Return the faults table of a run: per fault, its recovery and what it cost."""
+    f, m = result["faults"], result["machine"]
+    lines = [
+        f"Run `{result['name']}` ({m['at']}), load average at start {m['loadavg']}: {f['rate_per_s']} incidents/s for "
+        f"{f['duration_s']} s per fault, {f['terminals']} terminals. Totals: lost {f['lost']}, duplicated "
+        f"{f['duplicated']}, false escalations {f['false_escalations']} (targets 0, 0, 0).",
+        "",
+        "| fault | recovery (s) `faults.<fault>.recovery_s` | target | failed report attempts | slowest attempt (s) | "
+        "reports | tickets | lost | dup | false escalations |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in f["faults"].items():
+        lines.append(f"| {name} | {r['recovery_s']} | <= 5 {verdict(r['recovery_s'], '<=', 5)} | {r['failed_reports']} | "
+                     f"{r['slowest_attempt_s']} | {r['reports']} | {r['tickets']} | {r['lost']} | {r['duplicated']} | "
+                     f"{r['false_escalations']} |")
+    return "\n".join(lines)
+
+
+def update_faults_table(result):
+    """Rewrite the faults table between its markers in bench/README.md."""
+    path = ROOT / "bench" / "README.md"
+    text = path.read_text()
+    if FAULTS_START not in text:
+        text += f"\n## Faults\n\n{FAULTS_START}\n{FAULTS_END}\n"
+    head, rest = text.split(FAULTS_START, 1)
+    _, tail = rest.split(FAULTS_END, 1)
+    path.write_text(f"{head}{FAULTS_START}\n{faults_table(result)}\n{FAULTS_END}{tail}")

@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from tests.faults import OPERATORS, Reporter, System, Terminal, token
+from bench.system import OPERATORS, Reporter, System, Terminal, token
 
 pytestmark = pytest.mark.live
 

@@ -1,4 +1,4 @@
-"""A whole second system for the fault tests: `./geodispatch run` in its own data folder.
+"""A whole second system for the fault tests and the fault bench: `./geodispatch run` in its own data folder.
 
 It runs exactly as a user runs it (supervisord, two Daphne processes on one port, the worker,
 its own embedded PostgreSQL and Redis, all supervised), so a test may stop, pause or kill any of
@@ -94,6 +94,20 @@ class System:
     def database_url(self):
         return f"postgres://postgres@/geodispatch?host={(self.data / 'pg').resolve() / 'run'}"
 
+    def tokens(self, usernames):
+        """Return an API token per user, issued inside the system (the login endpoint is rate-limited)."""
+        script = (
+            "import json, sys\n"
+            "from django.contrib.auth import get_user_model\n"
+            "from rest_framework.authtoken.models import Token\n"
+            "users = get_user_model().objects.filter(username__in=sys.argv[1:])\n"
+            "print(json.dumps({u.username: Token.objects.get_or_create(user=u)[0].key for u in users}))\n"
+        )
+        done = self.manage("shell", "-c", script.replace("sys.argv[1:]", repr(list(usernames))))
+        if done.returncode:
+            raise RuntimeError(done.stderr)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
     def manage(self, *args):
         env = dict(self.env(), DATABASE_URL=self.database_url(), PYTHONPATH=str(ROOT))
         return subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", *args], env=env, cwd=ROOT,
@@ -128,9 +142,11 @@ async def token(client, base, username, password):
 class Terminal:
     """A sub-center terminal as the protocol asks it to behave; it counts the tickets it was issued."""
 
-    def __init__(self, base, key):
+    def __init__(self, base, key, *, receipts=True):
         self.url = base.replace("http", "ws") + "/ws/v1/stream"
         self.key = key
+        self.sends_receipts = receipts  # one screen per sub-center answers; others only show
+        self.arrived = {}  # ticket id → monotonic time its ticket.issued arrived
         self.last_seq = None
         self.shown = {}  # ticket id → status, as the terminal shows it
         self.issued = {}  # ticket id → how many ticket.issued frames were applied (must end at 1)
@@ -181,6 +197,7 @@ class Terminal:
                 self.shown[ticket["id"]] = ticket["status"]
             if frame["name"] == "ticket.issued":
                 self.issued[ticket["id"]] = self.issued.get(ticket["id"], 0) + 1
+                self.arrived.setdefault(ticket["id"], time.monotonic())
                 await self.receipts()
         elif kind == "result" and not frame["ok"]:
             await asyncio.sleep(0.5)
@@ -191,15 +208,18 @@ class Terminal:
     async def receipts(self):
         """Send `delivered` for every ticket on screen that the server has not marked delivered."""
         for ticket_id, status in list(self.shown.items()):
-            if status == "issued" and self.socket is not None:
+            if status == "issued" and self.socket is not None and self.sends_receipts:
                 await self.socket.send(json.dumps({"type": "delivered", "ticket": ticket_id, "ref": f"d{ticket_id}"}))
 
 
 class Reporter:
     """A dispatcher's console: one report every interval, each retried with its key until stored."""
 
-    def __init__(self, client, base, key, prefix):
+    def __init__(self, client, base, key, prefix, *, places=None):
         self.client, self.base, self.prefix = client, base, prefix
+        self.places = places or [FENGQING]
+        self.sent = {}  # Idempotency-Key → monotonic time of the attempt that was stored
+        self.failed_at = []  # monotonic end times of attempts that were not stored
         self.headers = {"Authorization": f"Token {key}"}
         self.stored = {}  # Idempotency-Key → the answer's body
         self.failures = []  # (key, what went wrong, content type) for attempts that were not stored
@@ -209,7 +229,7 @@ class Reporter:
         key = f"{self.prefix}-{i}"
         category, severity = REPORTS[i % len(REPORTS)]
         body = {"category": category, "severity": severity, "title": f"{self.prefix} {i}",
-                "location": {"type": "Point", "coordinates": FENGQING}}
+                "location": {"type": "Point", "coordinates": self.places[i % len(self.places)]}}
         deadline = time.monotonic() + give_up_after
         while time.monotonic() < deadline:
             started = time.monotonic()
@@ -217,13 +237,14 @@ class Reporter:
                 response = await self.client.post(f"{self.base}/api/v1/incidents", json=body, timeout=10,
                                                   headers={**self.headers, "Idempotency-Key": key})
                 if response.status_code in (200, 201):
-                    self.stored[key] = response.json()
+                    self.stored[key], self.sent[key] = response.json(), started
                     return
                 self.failures.append((key, response.status_code, response.headers.get("content-type")))
             except httpx.HTTPError as error:
                 self.failures.append((key, type(error).__name__, None))
             finally:
                 self.slowest = max(self.slowest, time.monotonic() - started)
+            self.failed_at.append(time.monotonic())
             await asyncio.sleep(0.5)
 
     async def run(self, count, interval):
