@@ -9,6 +9,7 @@ app_name = "api"
 
 urlpatterns = [
     path("health", health.health, name="health"),
+    path("health/ready", health.ready, name="health-ready"),
     path("jurisdictions", maps.JurisdictionsView.as_view(), name="jurisdictions"),
     path("layers", maps.LayersView.as_view(), name="layers"),
     # str, not slug: an unknown name of any shape gets the JSON 404, not Django's HTML page.

@@ -23,6 +23,14 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def env_positive_int(name, default):
+    """Return a whole number above zero (a timeout, a size), or stop start-up naming the setting."""
+    value = env_int(name, default)
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be above zero, got {value}")
+    return value
+
+
 def env_bool(name, default):
     raw = os.environ.get(name)
     if raw is None:

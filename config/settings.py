@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from config.csp import policy
-from config.env import database_from_url, env_bool, env_int, env_list, env_str, redis_host
+from config.env import database_from_url, env_bool, env_int, env_list, env_positive_int, env_str, redis_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.SiteCSPMiddleware",
+    # Above the session and auth middleware: their database calls are answered 503 too.
+    "api.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,9 +67,19 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+# An unreachable or stalled database must be answered (a 503), not waited for (docs/OPERATIONS.md).
+DB_CONNECT_TIMEOUT_S = env_positive_int("DB_CONNECT_TIMEOUT_S", 2)
+DB_STATEMENT_TIMEOUT_MS = env_positive_int("DB_STATEMENT_TIMEOUT_MS", 10000)
+DB_POOL_TIMEOUT_S = env_positive_int("DB_POOL_TIMEOUT_S", 2)
+DATABASES["default"]["OPTIONS"] = {
+    "connect_timeout": DB_CONNECT_TIMEOUT_S,
+    "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+}
 # Django's own pool: without it every database_sync_to_async call opens a connection.
 if env_bool("DB_POOL", True):
-    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 20)}}
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 2, "max_size": env_positive_int("DB_POOL_MAX", 20), "timeout": DB_POOL_TIMEOUT_S,
+    }
 # Worker threads per Daphne process (config/threads.py); together at most DB_POOL_MAX.
 HTTP_THREADS = env_int("HTTP_THREADS", 10)
 STREAM_THREADS = env_int("STREAM_THREADS", 8)
@@ -145,6 +157,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# The readiness check asks the realtime floor how far its hub is behind (api does not import realtime).
+HUB_PROGRESS = "realtime.hub.hub_progress"
 
 # Realtime stream: clients send a heartbeat every HEARTBEAT_S; a terminal is offline once its
 # last heartbeat is older than TERMINAL_STALE_S (a killed process leaves no goodbye).

@@ -21,7 +21,7 @@ from dispatch.roles import Role
 from dispatch.selectors import stream
 from realtime import frames
 from realtime.auth import origin_allowed, who
-from realtime.hub import encode, hub_beat, hub_join, hub_leave
+from realtime.hub import DATABASE_DOWN, encode, hub_beat, hub_database_down, hub_join, hub_leave
 from realtime.threads import on_stream_thread
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_ABUSE = 4408
+CLOSE_UNAVAILABLE = 4503  # the database could not be read to open the stream: reconnect later
+ERR_DATABASE_DOWN = "database unavailable (数据库不可用); the action was not applied, send it again later"
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
 
@@ -54,6 +56,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if not origin_allowed(self.scope):
             return await self.refuse(CLOSE_FORBIDDEN, "origin", "cross-origin connection refused")
+        try:
+            await self.open()
+        except DATABASE_DOWN as problem:
+            log.warning("stream not opened, the database is unavailable: %s", problem)
+            await self.send_json(frames.degraded(database=False))
+            await self.close(code=CLOSE_UNAVAILABLE)
+
+    async def open(self):
+        """Authorize, join the hub, record presence, then hello, snapshot and replay."""
         self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
         if self.user is None:
             return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "authentication required (session or token)")
@@ -123,7 +134,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.joined:
             await hub_leave(self)
         if self.scope_id:
-            await on_stream_thread(services.terminal_disconnect)(channel_name=self.channel_name)
+            try:
+                await on_stream_thread(services.terminal_disconnect)(channel_name=self.channel_name)
+            except DATABASE_DOWN:  # the worker forgets a silent terminal after TERMINAL_STALE_S
+                log.warning("could not record that a terminal left: the database is unavailable")
+
+    async def database_changed(self, ok):
+        """Tell the screen the database went away or came back (from the hub)."""
+        await self.send_json(frames.degraded(database=ok))
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -154,9 +172,24 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return await self.send_json(frames.pong(ref=frame.ref))
         if isinstance(frame, frames.Heartbeat):
             if self.scope_id:
-                await self.beat(frame)
+                await self.beat_or_note_outage(frame)
             return await self.send_json(frames.pong(ref=frame.ref))
-        await self.send_json(await on_stream_thread(self.act)(frame))
+        await self.send_json(await self.act_or_refuse(frame))
+
+    async def act_or_refuse(self, frame):
+        """Return the action's result frame; refuse it while the database is away, and say so."""
+        try:
+            return await on_stream_thread(self.act)(frame)
+        except DATABASE_DOWN:
+            await hub_database_down()
+            return frames.result_error(ref=frame.ref, errors={"detail": [ERR_DATABASE_DOWN]})
+
+    async def beat_or_note_outage(self, frame):
+        """Record a heartbeat; while the database is away, keep the stream and tell the screens."""
+        try:
+            await self.beat(frame)
+        except DATABASE_DOWN:
+            await hub_database_down()
 
     async def beat(self, frame):
         """Record a heartbeat: at once when presence changes, else with the process's next batch."""
@@ -182,6 +215,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return frames.result_ok(ref=frame.ref, ticket_id=ticket.id, status=ticket.status, changed=changed)
         except DispatchError as problem:
             return frames.result_error(ref=frame.ref, errors=problem.errors, status=problem.extra.get("status"))
+        except DATABASE_DOWN:
+            raise  # answered by act_or_refuse, which also tells the screens
         except Exception:  # one client's bad luck must not end its stream or anyone else's
             log.exception("stream action %r failed", frame)
             return frames.result_error(ref=frame.ref, errors={"detail": ["internal error; the action was not applied"]})

@@ -1,13 +1,14 @@
 """The stream's frames, one class each; unknown fields and wrong types are refused.
 
 Protocol version 1. Server → client: hello, snapshot, event, resync_required, result,
-pong, error. Client → server: delivered, accept, reject, feedback, heartbeat, ping.
+degraded, pong, error. Client → server: delivered, accept, reject, feedback, heartbeat, ping.
 """
 
 from dataclasses import MISSING, dataclass, fields
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
+DATABASE_DOWN_DETAIL = "database unavailable (数据库不可用): actions are refused; events resume when it is back"
 
 
 class FrameError(ValueError):
@@ -121,6 +122,14 @@ def error(*, code, message, field=None):
     frame = {"type": "error", "code": code, "message": message}
     if field:
         frame["field"] = field
+    return frame
+
+
+def degraded(*, database):
+    """Return the frame that tells a screen the database went away (False) or came back (True)."""
+    frame = {"type": "degraded", "database": database}
+    if not database:
+        frame["detail"] = DATABASE_DOWN_DETAIL
     return frame
 
 

@@ -11,8 +11,10 @@ writes, once a second, the heartbeats of its terminals that changed no presence.
 import asyncio
 import json
 import logging
+import time
 
 from channels.layers import get_channel_layer
+from django.db import InterfaceError, OperationalError
 
 from dispatch import services
 from dispatch.publisher import GROUP_ALL
@@ -26,6 +28,8 @@ POLL_S = 2.0  # how often the hub reads the log for events whose doorbell was lo
 BEATS_S = 1.0  # quiet heartbeats are written in one statement this often
 GAP_WAIT_S = 0.03  # a doorbell rung out of commit order is usually this close behind
 GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
+# What an unreachable database raises through Django (a pool timeout included): the stream waits it out.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def encode(content):
@@ -59,6 +63,8 @@ class Hub:
         self.ready = None
         self.joining = 0
         self.tasks = []
+        self.database_ok = True  # as the last read of the log found it
+        self.polled_at = time.monotonic()  # when the poll last read the log
 
     async def start(self):
         # The default prefix: channels-redis receives a process's channels through one queue per prefix.
@@ -75,7 +81,7 @@ class Hub:
         await self.layer.group_discard(GROUP_ALL, self.channel)
 
     async def join(self, consumer):
-        if self.ready is None:
+        if self.ready is None or self.failed_to_start():
             self.ready = asyncio.ensure_future(self.start())
         self.joining += 1
         try:
@@ -83,6 +89,10 @@ class Hub:
         finally:
             self.joining -= 1
         self.streams.setdefault(consumer.scope_id, set()).add(consumer)
+
+    def failed_to_start(self):
+        """Tell whether start failed (the database was down, say), so the next join tries again."""
+        return self.ready.done() and not self.ready.cancelled() and self.ready.exception() is not None
 
     def leave(self, consumer):
         """Forget a stream; return True when no stream is left."""
@@ -110,8 +120,25 @@ class Hub:
             await asyncio.sleep(POLL_S)
             try:
                 await self.fill()
+            except DATABASE_DOWN as problem:
+                log.warning("the hub could not read the log: %s", problem)
+                await self.note_database(False)
             except Exception:
                 log.exception("the hub could not read the log")
+            else:
+                self.polled_at = time.monotonic()
+                await self.note_database(True)
+
+    async def note_database(self, ok):
+        """Tell every stream of the process when the database goes away or comes back."""
+        if ok == self.database_ok:
+            return
+        self.database_ok = ok
+        for consumer in [c for members in self.streams.values() for c in members]:
+            try:
+                await consumer.database_changed(ok)
+            except Exception:  # one closing socket must not keep the news from the others
+                log.exception("could not tell a stream about the database")
 
     async def record_beats(self):
         """Write the quiet heartbeats of the last second in one statement."""
@@ -180,6 +207,23 @@ async def hub_join(consumer):
     if hub is None:
         hub = _hubs[loop] = Hub(get_channel_layer())
     await hub.join(consumer)
+
+
+async def hub_database_down():
+    """Report a stream's failed database call: every stream hears of it; the next good poll clears it."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        await hub.note_database(False)
+
+
+def hub_progress():
+    """Return (streams, last seq handed out, seconds since the log was last read) for each hub of the process.
+
+    Called from the health check's thread: it only reads attributes the event loop writes.
+    """
+    now = time.monotonic()
+    hubs = list(_hubs.values())
+    return [(sum(map(len, list(hub.streams.values()))), hub.last_seq, now - hub.polled_at) for hub in hubs]
 
 
 def hub_beat(channel_name, page_visible):

@@ -12,6 +12,7 @@ from django.db import Error as DatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
 
+from dispatch.heartbeats import worker_beat
 from dispatch.services import notices_send_due, terminals_sweep, tickets_escalate_due
 
 log = logging.getLogger("dispatch.worker")
@@ -35,6 +36,8 @@ def worker_loop(*, stop: threading.Event, interval: float = 1.0, batch: int = 10
             log.exception("escalation pass failed; retrying in %.1f s", interval)
             close_old_connections()
             claimed = 0
+        else:  # only a pass that reached the database says the worker works (GET /api/v1/health/ready)
+            worker_beat(interval_s=interval)
         total += claimed
         if once:
             break

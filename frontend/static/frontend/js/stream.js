@@ -4,6 +4,21 @@
 
 const BACKOFF_START_S = 0.5;
 const BACKOFF_MAX_S = 30;
+const DEGRADED_TEXT = "数据库不可用 — degraded: database unavailable; actions are refused until it is back";
+
+// The server's `degraded` frame, on every screen: shown while the database is away (text only).
+function showDegraded(on) {
+  let banner = document.getElementById("degraded-banner");
+  if (!banner && on) {
+    banner = document.createElement("div");
+    banner.id = "degraded-banner";
+    banner.setAttribute("role", "alert");
+    banner.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:10000;padding:6px 12px;background:#b00020;color:#fff;font-weight:bold;text-align:center";
+    banner.textContent = DEGRADED_TEXT;
+    document.body.append(banner);
+  }
+  if (banner) banner.hidden = !on;
+}
 
 export class Stream {
   // handlers: onHello(hello), onSnapshot(snapshot), onEvent(event, {replayed}), onState(state),
@@ -79,7 +94,11 @@ export class Stream {
           this.handlers.onSnapshot?.(frame);
         }
         this.backoff = BACKOFF_START_S;
+        showDegraded(false); // a snapshot was read, so the database answers
         this.setState("online");
+        break;
+      case "degraded":
+        showDegraded(frame.database === false);
         break;
       case "event":
         if (this.lastSeq !== null && frame.seq <= this.lastSeq) return; // already applied
