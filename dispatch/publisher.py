@@ -69,9 +69,11 @@ class Bell:
         self.failing = False
 
     def ring(self, layer, message):
+        """Start sending the message on the doorbell thread; return at once."""
         with self.lock:
             if self.ringing >= MAX_RINGING:
-                return log.warning("doorbell dropped for events %s: %d still ringing", _seqs(message), self.ringing)
+                log.warning("doorbell dropped for events %s: %d still ringing", _seqs(message), self.ringing)
+                return
             self.ringing += 1
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
