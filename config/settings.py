@@ -91,7 +91,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [redis_host(REDIS_URL)], "capacity": 1000, "expiry": 30,
+                # Bounded connects and reads: a frozen Redis fails a call instead of holding it. The
+                # hub's receive waits up to 5 s by design (BZPOPMIN): the read timeout must be longer.
+                "hosts": [{**redis_host(REDIS_URL), "socket_connect_timeout": 2, "socket_timeout": 10}],
+                "capacity": 1000, "expiry": 30,
                 # Separate systems (or a test run beside a running demo) sharing one Redis.
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "geodispatch"),
             },

@@ -10,6 +10,7 @@ and hands each stream the events its scope sees, in seq order.
 import json
 import logging
 import time
+import uuid
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -35,7 +36,6 @@ BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is clo
 BAD_FRAME_WINDOW_S = 60
 
 
-
 ACTIONS = {
     frames.Delivered: lambda user, f: services.ticket_deliver(actor=user, ticket_id=f.ticket),
     frames.Accept: lambda user, f: services.ticket_accept(actor=user, ticket_id=f.ticket),
@@ -44,6 +44,9 @@ ACTIONS = {
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel of its own: the hub hands events over in process, and a stream
+    # that listened on the layer was closed with 1011 whenever Redis went away.
+    channel_layer_alias = None
     scope_id = None  # None: everything; else the operator's sub-center id
     last_seq = 0
     pending = None  # events the hub handed over before the replay was sent
@@ -53,6 +56,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.bad_frames = []
+        self.channel_name = f"stream!{uuid.uuid4().hex}"  # unique everywhere: names the terminal's presence row
         await self.accept()
         if not origin_allowed(self.scope):
             return await self.refuse(CLOSE_FORBIDDEN, "origin", "cross-origin connection refused")

@@ -6,6 +6,10 @@ in seq order, fills any gap from the log (a doorbell is at most once and two pro
 ring out of commit order), encodes each event once, and hands it to the streams whose scope
 sees it. Reading the log every POLL_S bounds the cost of a lost doorbell. The hub also
 writes, once a second, the heartbeats of its terminals that changed no presence.
+
+Redis is only the doorbell: while the layer fails, the hub reads the log every OUTAGE_POLL_S
+and keeps every stream open. Redis keeps group membership, and one restarted empty forgets
+it, so the hub re-joins its group after every layer error and every REJOIN_S regardless.
 """
 
 import asyncio
@@ -25,9 +29,12 @@ from realtime.threads import on_stream_thread
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0  # how often the hub reads the log for events whose doorbell was lost
+OUTAGE_POLL_S = 0.25  # how often while the layer fails: the log is then the only way in
+REJOIN_S = 5.0  # group_add is idempotent; re-adding this often undoes a Redis restarted empty
+RETRY_S = 0.5  # how soon a failed layer call is tried again
+LAYER_TIMEOUT_S = 2.0  # a frozen Redis must not hold the hub's calls for longer
 BEATS_S = 1.0  # quiet heartbeats are written in one statement this often
 GAP_WAIT_S = 0.03  # a doorbell rung out of commit order is usually this close behind
-GROUP_REFRESH_S = 3600.0  # channels-redis forgets group members after a day
 # What an unreachable database raises through Django (a pool timeout included): the stream waits it out.
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
@@ -65,20 +72,26 @@ class Hub:
         self.tasks = []
         self.database_ok = True  # as the last read of the log found it
         self.polled_at = time.monotonic()  # when the poll last read the log
+        self.layer_ok = None  # None until the first layer call answers
+        self.rejoin = asyncio.Event()
 
     async def start(self):
         # The default prefix: channels-redis receives a process's channels through one queue per prefix.
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(GROUP_ALL, self.channel)
         self.last_seq = await on_stream_thread(stream.current_seq)()
-        self.tasks = [asyncio.create_task(loop()) for loop in (self.listen, self.poll, self.refresh, self.record_beats)]
+        await self.join_group()  # a failure only makes the hub poll faster: streams open without Redis
+        loops = (self.listen, self.poll, self.keep_joined, self.record_beats)
+        self.tasks = [asyncio.create_task(loop()) for loop in loops]
 
     async def stop(self):
         tasks = [task for task in (*self.tasks, self.filler) if task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.layer.group_discard(GROUP_ALL, self.channel)
+        try:
+            await asyncio.wait_for(self.layer.group_discard(GROUP_ALL, self.channel), LAYER_TIMEOUT_S)
+        except Exception as error:  # the membership expires; a doorbell to a gone channel is dropped
+            log.warning("the hub could not leave its group: %r", error)
 
     async def join(self, consumer):
         if self.ready is None or self.failed_to_start():
@@ -107,27 +120,49 @@ class Hub:
         while True:
             try:
                 message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the layer is down: the poll delivers meanwhile
-                log.exception("the hub lost the channel layer; retrying")
-                await asyncio.sleep(1)
+            except Exception as error:  # the layer is down: the poll delivers meanwhile
+                self.layer_failed(error)
+                self.rejoin.set()  # whatever Redis lost, the group must hold this hub again
+                await asyncio.sleep(RETRY_S)
                 continue
             await self.take([Item(e["seq"], e["audience"], e["event"]) for e in message.get("events", ())])
 
-    async def poll(self):
+    async def keep_joined(self):
+        """Re-join the group every REJOIN_S, at once after a layer error, every RETRY_S while it fails."""
         while True:
-            await asyncio.sleep(POLL_S)
             try:
-                await self.fill()
-            except DATABASE_DOWN as problem:
-                log.warning("the hub could not read the log: %s", problem)
-                await self.note_database(False)
-            except Exception:
-                log.exception("the hub could not read the log")
-            else:
-                self.polled_at = time.monotonic()
-                await self.note_database(True)
+                await asyncio.wait_for(self.rejoin.wait(), REJOIN_S if self.layer_ok else RETRY_S)
+            except asyncio.TimeoutError:
+                pass
+            self.rejoin.clear()
+            await self.join_group()
+
+    async def join_group(self):
+        """Add the hub to its group (idempotent); after an outage, read what the doorbell missed."""
+        try:
+            await asyncio.wait_for(self.layer.group_add(GROUP_ALL, self.channel), LAYER_TIMEOUT_S)
+        except Exception as error:
+            return self.layer_failed(error)
+        recovered, self.layer_ok = self.layer_ok is False, True
+        if recovered:
+            log.warning("the channel layer is back; the hub re-joined its group")
+            await self.read_log()  # the doorbells rung before the re-join reached no one
+
+    def layer_failed(self, error):
+        """Note that the layer failed; log only the first failure of an outage."""
+        if self.layer_ok is not False:
+            log.warning("the channel layer failed (%r); reading the log every %s s", error, OUTAGE_POLL_S)
+        self.layer_ok = False
+
+    async def poll(self):
+        """Read the log every POLL_S, or every OUTAGE_POLL_S while the layer fails."""
+        read_at = 0.0
+        while True:
+            await asyncio.sleep(OUTAGE_POLL_S)
+            if self.layer_ok and time.monotonic() - read_at < POLL_S:
+                continue
+            read_at = time.monotonic()
+            await self.read_log()
 
     async def note_database(self, ok):
         """Tell every stream of the process when the database goes away or comes back."""
@@ -151,11 +186,6 @@ class Hub:
                 except Exception:
                     log.exception("could not record %d heartbeats", len(beats))
 
-    async def refresh(self):
-        while True:
-            await asyncio.sleep(GROUP_REFRESH_S)
-            await self.layer.group_add(GROUP_ALL, self.channel)
-
     async def take(self, items):
         """Send what the doorbell brought, in seq order; wait a moment for a gap to close."""
         async with self.lock:
@@ -169,10 +199,20 @@ class Hub:
     async def fill_after(self, delay):
         await asyncio.sleep(delay)
         self.filler = None
+        await self.read_log()
+
+    async def read_log(self):
+        """Read the log; tell the streams when the database goes away or comes back."""
         try:
             await self.fill()
+        except DATABASE_DOWN as problem:
+            log.warning("the hub could not read the log: %s", problem)
+            await self.note_database(False)
         except Exception:
             log.exception("the hub could not read the log")
+        else:
+            self.polled_at = time.monotonic()
+            await self.note_database(True)
 
     async def fill(self):
         """Read from the log the events no doorbell has brought (up to the first held one)."""

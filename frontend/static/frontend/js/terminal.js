@@ -77,6 +77,12 @@ async function deliver(ticket) {
   render();
 }
 
+// After every (re)connect: a receipt sent just before a drop may never have arrived, and the
+// server takes a repeat as a no-op (PROTOCOL.md, "Re-sent receipts").
+function resendReceipts() {
+  tickets.forEach(deliver);
+}
+
 function upsertTicket(ticket) {
   const known = tickets.get(ticket.id);
   // A result frame carries only the status; the event that follows carries the whole ticket.
@@ -88,7 +94,6 @@ function applySnapshot(snapshot) {
   snapshot.incidents.forEach((i) => incidents.set(i.id, i));
   snapshot.tickets.forEach(upsertTicket);
   render();
-  snapshot.tickets.forEach(deliver);
 }
 
 function applyEvent(event, { replayed }) {
@@ -255,7 +260,11 @@ function start() {
     updateRinging();
   });
   stream = new Stream({
-    onSnapshot: applySnapshot, onEvent: applyEvent, onState: showConnection,
+    onSnapshot: applySnapshot, onEvent: applyEvent,
+    onState: (state, detail) => {
+      showConnection(state, detail);
+      if (state === "online") resendReceipts(); // the server reads them after it has sent the replay
+    },
     health: () => ({ audio_armed: alarm.armed }),
   });
   window.gdStream = stream.start();
