@@ -32,6 +32,9 @@ API_PREFIX = "/api/v1/"
 # PoolTimeout is a psycopg OperationalError; Django wraps what its cursors raise in its own classes.
 OUTAGE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 STALL_AFTER_S = 1.0  # a query this old is checked against the server's liveness
+RECENT_S = 3.0  # after an outage error, requests first ask the server whether it answers again
+FAST_PROBE_S = 0.3
+UNGUARDED = ("/api/v1/health",)  # liveness and readiness say themselves what is down
 PROBE_TIMEOUT_S = 0.5  # a live postmaster answers a connection in microseconds
 TICK_S = 0.1
 PROBE_EVERY_S = 0.5  # while a slow query runs on a live server
@@ -59,6 +62,8 @@ class DatabaseOutageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if OUTAGE.recent() and not request.path.startswith(UNGUARDED) and not OUTAGE.answers_again():
+            return unavailable_response(request)  # no thread waits out the pool's timeout meanwhile
         with connection.execute_wrapper(STALL_GUARD.watch):
             response = self.get_response(request)
         # An error raised in a middleware below this one has already become a 500 by now.
@@ -68,6 +73,7 @@ class DatabaseOutageMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, OUTAGE_ERRORS):
+            OUTAGE.note()
             log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request)
         return None
@@ -76,6 +82,7 @@ class DatabaseOutageMiddleware:
 def _mark_outage(sender, request=None, **kwargs):
     """Flag a request whose uncaught exception is an outage, for the middleware to answer 503."""
     if request is not None and isinstance(sys.exc_info()[1], OUTAGE_ERRORS):
+        OUTAGE.note()
         request.database_unavailable = True
 
 
@@ -153,3 +160,30 @@ class StallGuard:
 
 
 STALL_GUARD = StallGuard()
+
+
+class Outage:
+    """Remember that the database was just unreachable: while it stays so, answer 503 without waiting.
+
+    Under a stream of requests and retries, each one waiting DB_POOL_TIMEOUT_S for a connection
+    that cannot come fills the worker threads, and the 503s themselves come late.
+    """
+
+    def __init__(self):
+        self.seen_at = -RECENT_S
+
+    def note(self):
+        self.seen_at = time.monotonic()
+
+    def recent(self):
+        return time.monotonic() - self.seen_at < RECENT_S
+
+    def answers_again(self):
+        """Tell whether the server takes connections again (then requests go through as usual)."""
+        if server_answers(settings.DATABASES["default"], timeout=FAST_PROBE_S):
+            return True
+        self.note()
+        return False
+
+
+OUTAGE = Outage()

@@ -47,9 +47,9 @@ async def pause(pids, seconds):
 
 
 async def stop_for(system, name, seconds):
-    system.control().stopProcess(name, True)
+    await asyncio.to_thread(system.control().stopProcess, name, True)  # off the loop: the clients go on
     await asyncio.sleep(seconds)
-    system.control().startProcess(name, True)
+    await asyncio.to_thread(system.control().startProcess, name, True)
 
 
 async def strike(system, fault):

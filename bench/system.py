@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -73,6 +74,13 @@ class System:
             return self.run.wait(timeout=30)
         finally:
             self.log.close()
+            self.forget_cluster()
+
+    def forget_cluster(self):
+        """Remove a cluster kept outside the folder (see config.stack.cluster_home): a later system must not find it."""
+        link = self.data / "pg"
+        if link.is_symlink():
+            shutil.rmtree(link.resolve(), ignore_errors=True)
 
     # ---- its processes -------------------------------------------------------------------
 
@@ -151,6 +159,9 @@ class Terminal:
         self.shown = {}  # ticket id → status, as the terminal shows it
         self.issued = {}  # ticket id → how many ticket.issued frames were applied (must end at 1)
         self.connects = 0
+        self.ready = False  # its first snapshot has arrived
+        self.errors = []  # what broke a session other than the network (a harness bug shows here)
+        self.drops = []  # when and why the network side ended a session
         self.socket = None
 
     async def run(self):
@@ -159,8 +170,10 @@ class Terminal:
             try:
                 await self.session()
                 backoff = 0.1
-            except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
-                pass
+            except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as error:
+                self.drops.append(f"{time.strftime('%H:%M:%S')} {error!r}"[:200])
+            except Exception as error:
+                self.errors.append(repr(error))
             await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
             backoff = min(backoff * 2, 1.0)
 
@@ -184,9 +197,13 @@ class Terminal:
     async def take(self, frame):
         kind = frame["type"]
         if kind == "snapshot":
-            if self.last_seq is None:
+            if self.last_seq is None:  # a first snapshot (after a resync too): what it holds reached the screen
                 self.last_seq = frame["seq"]
+                for ticket in frame["tickets"]:
+                    self.issued.setdefault(ticket["id"], 1)
+                    self.arrived.setdefault(ticket["id"], time.monotonic())
             self.shown.update({t["id"]: t["status"] for t in frame["tickets"]})
+            self.ready = True
             await self.receipts()
         elif kind == "resync_required":
             self.last_seq = None

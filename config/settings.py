@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from config.csp import policy
+from config.database import retry_connections_steadily
 from config.env import database_from_url, env_bool, env_int, env_list, env_positive_int, env_str, redis_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,7 +81,9 @@ if env_bool("DB_POOL", True):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 2, "max_size": env_positive_int("DB_POOL_MAX", 20), "timeout": DB_POOL_TIMEOUT_S,
     }
-# Worker threads per Daphne process (config/threads.py); together at most DB_POOL_MAX.
+# After an outage the pool tries to connect again every DB_RECONNECT_MS, not ever more rarely.
+retry_connections_steadily(env_positive_int("DB_RECONNECT_MS", 500) / 1000)
+# Worker threads per Daphne process (realtime/threads.py); together at most DB_POOL_MAX.
 HTTP_THREADS = env_int("HTTP_THREADS", 10)
 STREAM_THREADS = env_int("STREAM_THREADS", 8)
 DATABASES["default"]["CONN_MAX_AGE"] = 0

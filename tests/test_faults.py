@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 
 import httpx
 import pytest
@@ -47,12 +48,13 @@ def alive(pid):
         return False
 
 
-def kill(system, *names):
-    """SIGKILL these processes; return a check that each was respawned within RESPAWN_S."""
+async def kill(system, *names):
+    """SIGKILL these processes; return, per process, the seconds until it ran again (None: not within RESPAWN_S)."""
     old = {name: system.pid(name) for name in names}
     for pid in old.values():
         os.kill(pid, signal.SIGKILL)
-    return lambda: {name: system.respawned(name, pid, RESPAWN_S) for name, pid in old.items()}
+    # Off the event loop: the clients keep working while this waits.
+    return await asyncio.to_thread(lambda: {name: system.respawned(name, pid, RESPAWN_S) for name, pid in old.items()})
 
 
 async def pause(pids, seconds):
@@ -64,21 +66,21 @@ async def pause(pids, seconds):
 
 
 async def stop_for(system, name, seconds):
-    system.control().stopProcess(name, True)
+    await asyncio.to_thread(system.control().stopProcess, name, True)
     await asyncio.sleep(seconds)
-    system.control().startProcess(name, True)
+    await asyncio.to_thread(system.control().startProcess, name, True)
 
 
 async def fault_daphne(system):
-    return kill(system, system.daphnes()[0])()
+    return await kill(system, system.daphnes()[0])
 
 
 async def fault_worker(system):
-    return kill(system, "worker:worker_00")()
+    return await kill(system, "worker:worker_00")
 
 
 async def fault_both_daphnes(system):
-    return kill(system, *system.daphnes())()
+    return await kill(system, *system.daphnes())
 
 
 async def fault_redis_restart(system):
@@ -111,8 +113,8 @@ async def exercise(system, case):
         terminals = [Terminal(system.base, keys[name]) for name in OPERATORS]
         console = Terminal(system.base, keys["dispatcher"])  # the command center's stream: it only listens
         running = [asyncio.create_task(t.run()) for t in (*terminals, console)]
-        await until(lambda: all(t.connects for t in terminals), 15)
-        reporter = Reporter(client, system.base, keys["dispatcher"], case)
+        await until(lambda: all(t.ready for t in (*terminals, console)), 15)
+        reporter = Reporter(client, system.base, keys["dispatcher"], f"{case}-{uuid.uuid4().hex[:8]}")
         sending = asyncio.create_task(reporter.run(REPORTS, INTERVAL_S))
         await asyncio.sleep(FAULT_AT_S)
         respawns = await FAULTS[case](system)
@@ -125,6 +127,15 @@ async def exercise(system, case):
         now = await client.get(f"{system.base}/api/v1/tickets", params={"limit": 1000},
                                headers={"Authorization": f"Token {keys['dispatcher']}"})
     return reporter, tickets, terminals, console, respawns, {t["id"]: t for t in now.json()["tickets"]}
+
+
+def history(system, ticket_id):
+    """Return the events of a ticket's incident, for the failure message."""
+    key = system.tokens(["dispatcher"])["dispatcher"]
+    headers = {"Authorization": f"Token {key}"}
+    ticket = httpx.get(f"{system.base}/api/v1/tickets/{ticket_id}", headers=headers, timeout=10).json()["ticket"]
+    incident = httpx.get(f"{system.base}/api/v1/incidents/{ticket['incident_id']}", headers=headers, timeout=10).json()
+    return [(e["name"], e["at"], e["payload"].get("level"), e["payload"].get("reason")) for e in incident["events"]]
 
 
 def seen_by(terminals):
@@ -150,15 +161,19 @@ def test_a_single_fault_loses_nothing_duplicates_nothing_and_raises_no_false_ala
                                                             "ReadTimeout", "ConnectTimeout", "WriteError")]
     assert refused == [], "a failed report is a JSON 503 or a dropped connection, nothing else"
     assert all(kind.startswith("application/json") for _, code, kind in reporter.failures if code == 503)
+    assert [t.errors for t in (*terminals, console)] == [[]] * 4, "the clients broke"
     issued = seen_by(terminals)
     assert {i: issued.get(i, 0) for i in tickets} == dict.fromkeys(tickets, 1), "every ticket reached its terminal once"
+    waiting = {i: now[i]["status"] for t in terminals for i in tickets if t.shown.get(i) == "issued"}
+    assert waiting == {}, f"tickets a screen still shows undelivered (server status): {waiting}"
     climbed = {i: now[i]["escalation_level"] for i in tickets if now[i]["escalation_level"] > 1}
-    assert climbed == {}, "a ticket on a terminal's screen climbed past rung 1"
+    assert climbed == {}, f"a ticket on a terminal's screen climbed past rung 1: {history(system, min(climbed))}"
     if respawns:
         assert all(seconds is not None for seconds in respawns.values()), f"not back within {RESPAWN_S} s: {respawns}"
     if case not in KILLS:
         assert reporter.slowest <= ANSWER_S, f"a request waited {reporter.slowest:.1f} s on the outage"
-        assert [t.connects for t in (*terminals, console)] == [1] * 4, "the streams stayed open through the outage"
+        streams = (*terminals, console)
+        assert [t.connects for t in streams] == [1] * 4, f"streams closed in the outage: {[t.drops[:3] for t in streams]}"
     verified = system.manage("verify_events")
     assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
     assert system.run.poll() is None, "the run command is still running"
