@@ -124,7 +124,7 @@ def checkpoint_fault(point: dict, keyring: dict[str, Ed25519PublicKey]) -> str |
 
 
 def file_read(lines, keyring) -> tuple[list[dict], int | None, str | None]:
-    """Check every line of a checkpoints file; return (checkpoints before the first bad line, its number or None, why)."""
+    """Check each line of a checkpoints file; return (the checkpoints before the first bad line, its number, why)."""
     points, previous = [], 0
     for number, line in enumerate(lines, start=1):
         point = checkpoint_parse(line)

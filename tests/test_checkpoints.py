@@ -129,7 +129,9 @@ def test_each_checkpoint_is_in_the_table_and_the_file_signed_over_its_canonical_
 
 def test_a_an_edited_event_is_named_by_its_seq(log):
     as_owner("UPDATE dispatch_event SET payload = jsonb_set(payload, '{forged}', 'true') WHERE seq = 3")
-    assert broken() == f"BROKEN at seq 3 ({log[2].name}): its content does not match its hash (edited after it was written)"
+    assert broken() == (
+        f"BROKEN at seq 3 ({log[2].name}): its content does not match its hash (edited after it was written)"
+    )
 
 
 def test_b_a_deleted_tail_is_caught_by_the_last_checkpoint_even_with_the_head_put_right(log):
@@ -143,7 +145,9 @@ def test_b_a_deleted_tail_is_caught_by_the_last_checkpoint_even_with_the_head_pu
 def test_b_a_deleted_tail_is_caught_by_the_event_head_when_nothing_was_signed(cast, key):
     report(cast, "河水漫堤")
     as_owner("DELETE FROM dispatch_event WHERE seq > 2")
-    assert broken() == "BROKEN at seq 3 (deleted): the log ends at seq 2, but the event head is at seq 9: events 3..9 were deleted"
+    assert broken() == (
+        "BROKEN at seq 3 (deleted): the log ends at seq 2, but the event head is at seq 9: events 3..9 were deleted"
+    )
 
 
 def test_c_a_truncated_log_written_again_differs_from_the_first_checkpoint(log, cast):
@@ -306,7 +310,9 @@ def test_the_auditor_verifies_an_export_with_the_public_key_alone(exported, key)
     assert checkpoints.read_text() == "".join(file_lines(key))
     out = StringIO()
     call_command("verify_checkpoints", str(checkpoints), "--public-key", str(public), stdout=out)
-    assert out.getvalue().strip() == "OK: 2 checkpoints, the last at seq 18, every signature verified with 1 public key(s)"
+    assert out.getvalue().strip() == (
+        "OK: 2 checkpoints, the last at seq 18, every signature verified with 1 public key(s)"
+    )
 
 
 def test_the_auditor_catches_a_forged_line_without_the_project(exported, log):

@@ -50,6 +50,8 @@ def checkpoints_signed(*, keyring: dict) -> tuple[dict[int, dict], Broken | None
     after its last line (a worker stopped between the commit and the copy; the next one copies).
     """
     path = checkpoints_file()
+    # The file before the table: a line is copied only after its row committed, so a line the
+    # table lacks was deleted from the table, never copied ahead of it.
     in_file, broken = _file_points(path, keyring) if path.exists() else ({}, None)
     if broken:
         return {}, broken
@@ -58,7 +60,8 @@ def checkpoints_signed(*, keyring: dict) -> tuple[dict[int, dict], Broken | None
     for seq in sorted(in_file.keys() | in_table.keys()):
         why = _disagreement(in_file.get(seq), in_table.get(seq), file_last, keyring)
         if why:  # the file is the reference: a fault is the table's unless the table lacks the checkpoint
-            return {}, Broken(f"the checkpoint at seq {seq} (in the {'file' if why == ERR_NOT_IN_TABLE else 'table'})", why)
+            where = "file" if why == ERR_NOT_IN_TABLE else "table"
+            return {}, Broken(f"the checkpoint at seq {seq} (in the {where})", why)
     return in_file | in_table, None
 
 
@@ -74,5 +77,6 @@ def _disagreement(in_file, in_table, file_last, keyring):
     if in_table is None:
         return ERR_NOT_IN_TABLE
     if in_file is None:  # only the table's: check its signature here, and that the file is merely behind
-        return signing.checkpoint_fault(in_table, keyring) or (ERR_NOT_IN_FILE if in_table["seq"] < file_last else None)
+        behind = in_table["seq"] > file_last
+        return signing.checkpoint_fault(in_table, keyring) or (None if behind else ERR_NOT_IN_FILE)
     return None if in_file == in_table else (signing.checkpoint_fault(in_table, keyring) or ERR_DIFFERS)
