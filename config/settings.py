@@ -1,5 +1,6 @@
 """GeoDispatch settings, read from the environment (see docs/OPERATIONS.md)."""
 
+import os
 from pathlib import Path
 
 from config.csp import policy
@@ -184,3 +185,13 @@ NOTIFIER_TIMEOUT_S = env_int("NOTIFIER_TIMEOUT_S", 5)
 NOTIFIER_MAX_ATTEMPTS = env_int("NOTIFIER_MAX_ATTEMPTS", env_int("NOTIFIER_RETRIES", 4) + 1)
 NOTIFIER_RETRY_S = env_int("NOTIFIER_RETRY_S", 5)
 LEADER_PHONES = env_list("LEADER_PHONES")
+
+# Signed checkpoints of the event log (docs/OPERATIONS.md, "Signed checkpoints"): the deadline worker
+# signs the chain's head with an Ed25519 key kept outside the database, every CHECKPOINT_INTERVAL_S
+# seconds or every CHECKPOINT_EVERY events, whichever comes first. EVENT_CHECKPOINTS_FILE empty: one
+# file per database in the data folder, so a test or bench database never writes into the real record.
+DATA_DIR = Path(os.environ.get("GEODISPATCH_DATA") or BASE_DIR / ".data")
+EVENT_SIGNING_KEY = env_str("EVENT_SIGNING_KEY", str(DATA_DIR / "event_signing_key"))
+EVENT_CHECKPOINTS_FILE = env_str("EVENT_CHECKPOINTS_FILE", "")
+CHECKPOINT_INTERVAL_S = env_positive_int("CHECKPOINT_INTERVAL_S", 60)
+CHECKPOINT_EVERY = env_positive_int("CHECKPOINT_EVERY", 1000)

@@ -8,7 +8,8 @@ Embedded defaults (all under .data/, git-ignored):
 - a private PostgreSQL cluster with PostGIS on a unix socket (no TCP port), run as the
   ``postgres`` system user when we are root, because PostgreSQL refuses to run as root;
 - a private Redis on a unix socket (no TCP port), nothing persisted;
-- a generated SECRET_KEY and the demo users' generated passwords.
+- a generated SECRET_KEY and the demo users' generated passwords;
+- the event log's Ed25519 signing key (event_signing_key, its public keys in event_signing_key.pub).
 DATABASE_URL / REDIS_URL in the environment replace the embedded service.
 """
 
@@ -250,6 +251,16 @@ def secret_key():
     return path.read_text().strip()
 
 
+def event_signing_key(env):
+    """Create the event log's signing key on first start (mode 0600) and print its public key, once."""
+    from dispatch.signing import key_create  # needs `cryptography` from the virtualenv, not Django
+
+    path = Path(env.get("EVENT_SIGNING_KEY") or DATA / "event_signing_key")
+    if not path.exists():
+        public = key_create(path)
+        say(f"created the event signing key {path}; give auditors its public key (also in {path}.pub):\n{public}")
+
+
 def base_env():
     """Return the environment every command runs in, before its services are chosen."""
     env = dict(os.environ)
@@ -316,6 +327,7 @@ def run_system():
     from config import processes, supervision, supervisor_conf
 
     env = base_env()
+    event_signing_key(env)
     services, waits = supervised_services(env)
     text = supervisor_conf.config_text(env, services)
     supervisor = supervision.Supervisor(DATA)

@@ -7,18 +7,21 @@ finds a committed event below N, and the head row is locked only for the commit 
 never while a writer's Python code runs.
 
 Chain: hash = SHA-256("<prev_hash>:<seq>:<body_hash>"), where body_hash is the SHA-256 of
-the event's content, computed here when it is appended.
+the event's content, computed here when it is appended. The chain alone cannot catch an owner who
+rewrites history and re-hashes it end to end: verify_chain also checks it against checkpoints of the
+head signed outside the database (dispatch/services/checkpoints.py).
 """
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from dispatch import sql
-from dispatch.models import Event
+from dispatch.models import Event, EventHead
 
 EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.updated", "incident.closed",
@@ -102,22 +105,74 @@ def _content(event):
     }
 
 
-def verify_chain(batch=5000):
-    """Walk the log in seq order; return (events checked, first broken event or None, why)."""
-    previous = GENESIS
-    checked = 0
-    last_seq = 0
-    while True:
-        events = list(Event.objects.filter(seq__gt=last_seq).order_by("seq")[:batch])
-        if not events:
-            return checked, None, None
+@dataclass(frozen=True)
+class Broken:
+    """The first broken link: where it is (a seq and what stands there, a checkpoint, a file's line) and why."""
+
+    where: str
+    why: str
+
+
+ERR_PREV_HASH = "its prev_hash does not match the hash of the event before it"
+ERR_EDITED = "its content does not match its hash (edited after it was written)"
+ERR_GAP = "sequence gap: event {seq} is missing"
+ERR_REHASHED = (
+    "its hash differs from the checkpoint signed at {signed_at} (key {key_id}): "
+    "the log between seq {first} and {seq} was rewritten and re-hashed"
+)
+ERR_TAIL_SIGNED = (
+    "the log ends at seq {last}, but seq {seq} was signed at {signed_at} (key {key_id}): "
+    "events {first}..{seq} were deleted"
+)
+ERR_TAIL_HEAD = "the log ends at seq {last}, but the event head is at seq {head}: events {first}..{head} were deleted"
+
+
+def verify_chain(batch=5000, checkpoints=None):
+    """Walk the log in seq order against the signed checkpoints (by seq); return (events checked, first Broken or None).
+
+    A checkpoint's seq beyond the log's end, or an event head beyond it, means the tail was deleted.
+    """
+    checkpoints = checkpoints or {}
+    head = EventHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0  # read first: it only grows
+    previous, checked, last_seq, signed_before = GENESIS, 0, 0, 0
+    while events := list(Event.objects.filter(seq__gt=last_seq).order_by("seq")[:batch]):
         for event in events:
-            if event.prev_hash != previous:
-                return checked, event, "its prev_hash does not match the hash of the event before it"
-            body_hash = body_digest(**_content(event))
-            if link_digest(prev_hash=event.prev_hash, seq=event.seq, body_hash=body_hash) != event.hash:
-                return checked, event, "its content does not match its hash (edited after it was written)"
-            if event.seq != last_seq + 1:
-                return checked, event, f"sequence gap: event {last_seq + 1} is missing"
-            previous, last_seq = event.hash, event.seq
-            checked += 1
+            signed = checkpoints.get(event.seq)
+            why = _link_fault(event, previous, last_seq) or (signed and _signed_fault(event, signed, signed_before))
+            if why:
+                return checked, Broken(f"seq {event.seq} ({event.name})", why)
+            previous, last_seq, checked = event.hash, event.seq, checked + 1
+            signed_before = event.seq if signed else signed_before
+    return checked, _tail_fault(last_seq, head, checkpoints)
+
+
+def _link_fault(event, previous, last_seq):
+    if event.prev_hash != previous:
+        return ERR_PREV_HASH
+    if link_digest(prev_hash=event.prev_hash, seq=event.seq, body_hash=body_digest(**_content(event))) != event.hash:
+        return ERR_EDITED
+    if event.seq != last_seq + 1:
+        return ERR_GAP.format(seq=last_seq + 1)
+    return None
+
+
+def _signed_fault(event, signed, signed_before):
+    if signed["hash"] == event.hash:
+        return None
+    return ERR_REHASHED.format(
+        signed_at=signed["signed_at"], key_id=signed["key_id"], first=signed_before + 1, seq=event.seq
+    )
+
+
+def _tail_fault(last_seq, head, checkpoints):
+    last_signed = max(checkpoints, default=0)
+    if last_signed > last_seq:
+        signed = checkpoints[last_signed]
+        why = ERR_TAIL_SIGNED.format(
+            last=last_seq, seq=last_signed, signed_at=signed["signed_at"], key_id=signed["key_id"], first=last_seq + 1
+        )
+        return Broken(f"seq {last_seq + 1} (deleted)", why)
+    if head > last_seq:
+        why = ERR_TAIL_HEAD.format(last=last_seq, head=head, first=last_seq + 1)
+        return Broken(f"seq {last_seq + 1} (deleted)", why)
+    return None

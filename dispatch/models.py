@@ -235,6 +235,27 @@ class Event(models.Model):
         return f"{self.seq} {self.name}"
 
 
+class Checkpoint(models.Model):
+    """A signed statement of the event log's head (签名检查点): its seq, hash and time, signed outside the database.
+
+    Written by the deadline worker (dispatch/services/checkpoints.py) and copied to an append-only
+    file; a trigger refuses UPDATE and DELETE (dispatch/sql/checkpoint_guard.sql). An owner who
+    rewrites the log and re-hashes it cannot sign a matching checkpoint without the key.
+    """
+
+    seq = models.BigIntegerField(unique=True, help_text="The last event the signature covers.")
+    hash = models.CharField(max_length=64, help_text="The chain's hash at that event.")
+    signed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16, help_text="SHA-256 of the raw public key, first 16 hex digits.")
+    signature = models.CharField(max_length=88, help_text="Ed25519, base64.")
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"checkpoint at seq {self.seq}"
+
+
 class Terminal(models.Model):
     """One live stream connection of a sub-center operator: presence and terminal health."""
 

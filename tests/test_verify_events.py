@@ -13,6 +13,13 @@ from dispatch.services import incident_report
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def unsigned(settings, tmp_path):
+    """Check the chain alone: no signing key and no checkpoints file (tests/test_checkpoints.py signs)."""
+    settings.EVENT_SIGNING_KEY = str(tmp_path / "no_key")
+    settings.EVENT_CHECKPOINTS_FILE = str(tmp_path / "checkpoints.jsonl")
+
+
 @pytest.fixture
 def log(cast):
     """Write a few events: two incidents in 凤庆县 with their tickets."""
@@ -38,11 +45,11 @@ def behind_the_systems_back(sql, params):
 
 
 def test_an_empty_log_is_intact():
-    assert verify() == "OK: 0 events, chain intact"
+    assert verify() == "OK: 0 events, chain intact; no signed checkpoint yet"
 
 
 def test_an_untouched_log_is_intact(log):
-    assert verify() == f"OK: {len(log)} events, chain intact"
+    assert verify() == f"OK: {len(log)} events, chain intact; no signed checkpoint yet"
 
 
 def test_an_edited_payload_is_named_by_its_seq(log):
@@ -83,7 +90,7 @@ def test_the_trigger_refuses_changes_to_the_log(log, statement):
             cursor.execute(statement, [log[0].seq])
     assert list(Event.objects.order_by("seq")) == log
     assert Event.objects.get(seq=log[0].seq).payload == log[0].payload
-    assert verify() == f"OK: {len(log)} events, chain intact"
+    assert verify() == f"OK: {len(log)} events, chain intact; no signed checkpoint yet"
 
 
 def test_the_orm_cannot_edit_an_event_either(log):

@@ -4,6 +4,7 @@ Views, consumers, admin actions and commands call these; nothing else changes do
 The names are re-exported here so a caller says `services.ticket_accept(...)`.
 """
 
+from dispatch.services.checkpoints import checkpoint_sign_due, checkpoints_copy
 from dispatch.services.escalation import ticket_escalate_now, tickets_escalate_due
 from dispatch.services.incidents import ERR_IDEMPOTENCY_REUSED, Report, incident_assign, incident_close, incident_report
 from dispatch.services.notices import notices_send_due
@@ -27,7 +28,8 @@ from dispatch.services.tickets import (
 from dispatch.services.users import user_add
 
 __all__ = [
-    "ERR_IDEMPOTENCY_REUSED", "Report", "incident_assign", "incident_close", "incident_report",
+    "ERR_IDEMPOTENCY_REUSED", "Report", "checkpoint_sign_due", "checkpoints_copy",
+    "incident_assign", "incident_close", "incident_report",
     "notices_send_due", "terminal_connect", "terminal_disconnect", "terminal_heartbeat", "terminals_beat", "terminals_sweep",
     "ticket_accept", "ticket_cancel", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
     "ticket_feedback", "ticket_reject", "ticket_reopen", "tickets_escalate_due", "user_add",

@@ -1,4 +1,4 @@
-"""The deadline and escalation worker: claim due tickets and climb their ladder, send due notices, until told to stop.
+"""The deadline worker: climb due tickets' ladders, send due notices, sign the event log's head, until told to stop.
 
 Any number of copies may run, on any host: rows are claimed with SKIP LOCKED.
 """
@@ -13,7 +13,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from dispatch.heartbeats import worker_beat
-from dispatch.services import notices_send_due, terminals_sweep, tickets_escalate_due
+from dispatch.services import checkpoint_sign_due, notices_send_due, terminals_sweep, tickets_escalate_due
 
 log = logging.getLogger("dispatch.worker")
 
@@ -32,6 +32,7 @@ def worker_loop(*, stop: threading.Event, interval: float = 1.0, batch: int = 10
             claimed = tickets_escalate_due(now=timezone.now(), batch=batch)
             notices_send_due(now=timezone.now())  # after the climb, so a new page goes out in the same pass
             terminals_sweep()
+            checkpoint_sign_due(now=timezone.now())  # at CHECKPOINT_INTERVAL_S or every CHECKPOINT_EVERY events
         except DatabaseError:  # the database restarted or went away: retry after a pause
             log.exception("escalation pass failed; retrying in %.1f s", interval)
             close_old_connections()

@@ -1,0 +1,96 @@
+"""Sign the event log's head (签名检查点) at an interval and every N events, and copy each checkpoint to a file.
+
+The key and the file live outside the database (docs/OPERATIONS.md, "Signed checkpoints"): an owner
+who rewrites the log, re-hashes it and fixes the event head still cannot sign the new hashes, nor
+rewrite the file unseen.
+"""
+
+import fcntl
+import functools
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from dispatch import signing
+from dispatch.models import Checkpoint, EventHead
+from dispatch.selectors.checkpoints import checkpoints_file
+
+log = logging.getLogger("dispatch.checkpoints")
+
+TAIL_BYTES = 4096  # a checkpoint line is ~250 bytes: the last one is in the file's last 4 KiB
+
+
+def checkpoint_sign_due(*, now: datetime) -> Checkpoint | None:
+    """Sign the log's head if CHECKPOINT_INTERVAL_S passed or CHECKPOINT_EVERY events came since the last checkpoint.
+
+    Return the new checkpoint, or None: nothing new, not due yet, or no signing key.
+    """
+    key_path = Path(settings.EVENT_SIGNING_KEY)
+    if not key_path.exists():
+        _warn_once(f"no event signing key at {key_path}: the event log is not being signed")
+        return None
+    if not _due(EventHead.objects.values_list("seq", flat=True).get(pk=1), _last_checkpoint(), now):
+        return None  # checked without a lock first: most passes end here
+    with transaction.atomic():
+        # The head's row lock: checkpoints are signed one at a time, in seq order, of a committed head.
+        head = EventHead.objects.select_for_update().get(pk=1)
+        if not _due(head.seq, _last_checkpoint(), now):
+            return None  # another worker signed it meanwhile
+        point = signing.checkpoint_sign(signing.key_load(key_path), seq=head.seq, hash=head.last_hash, signed_at=now)
+        checkpoint = Checkpoint.objects.create(**{**point, "signed_at": now})
+    checkpoints_copy()
+    return checkpoint
+
+
+def checkpoints_copy() -> int:
+    """Append to the checkpoints file every checkpoint of the table signed after its last line; return how many."""
+    path = checkpoints_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)  # workers on one host copy in turn, so lines stay in seq order
+            torn, last = _file_tail(file)
+            points = Checkpoint.objects.filter(seq__gt=last).order_by("seq").values(*signing.FIELDS)
+            lines = [signing.checkpoint_line({**p, "signed_at": signing.iso(p["signed_at"])}) for p in points]
+            file.write((("\n" if torn else "") + "".join(lines)).encode())
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError:  # signing goes on in the table; the next checkpoint copies what this one could not
+        log.exception("could not copy checkpoints to %s", path)
+        return 0
+    return len(lines)
+
+
+def _last_checkpoint():
+    return Checkpoint.objects.order_by("-seq").only("seq", "signed_at").first()
+
+
+def _due(head_seq, last, now):
+    if last is None:
+        return head_seq > 0
+    if head_seq <= last.seq:
+        return False
+    elapsed = (now - last.signed_at).total_seconds()
+    return head_seq - last.seq >= settings.CHECKPOINT_EVERY or elapsed >= settings.CHECKPOINT_INTERVAL_S
+
+
+def _file_tail(file):
+    """Return whether the file's last line is torn (no newline), and the seq of its last whole checkpoint."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(max(0, size - TAIL_BYTES))
+    tail = file.read().decode(errors="replace")
+    torn = size > 0 and not tail.endswith("\n")  # a copy cut short by a crash: the next line starts afresh
+    for line in reversed(tail.splitlines()):
+        point = signing.checkpoint_parse(line)
+        if point is not None:
+            return torn, point["seq"]
+    return torn, 0
+
+
+@functools.cache
+def _warn_once(message):
+    log.warning(message)
