@@ -79,6 +79,13 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_real_signing_key(settings, tmp_path):
+    """Sign nothing with the checkout's own key: a test that signs sets a key of its own."""
+    settings.EVENT_SIGNING_KEY = str(tmp_path / "no_signing_key")
+    settings.EVENT_CHECKPOINTS_FILE = str(tmp_path / "checkpoints.jsonl")
+
+
 @pytest.fixture
 def terminals_online(sample_city, db, django_user_model):
     """Every sample sub-center has a live terminal, so no ticket is paged at once."""
