@@ -99,6 +99,7 @@ export class Stream {
         break;
       case "degraded":
         showDegraded(frame.database === false);
+        this.handlers.onDatabase?.(frame.database !== false);
         break;
       case "event":
         if (this.lastSeq !== null && frame.seq <= this.lastSeq) return; // already applied

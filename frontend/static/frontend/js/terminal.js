@@ -70,10 +70,12 @@ function updateRinging() {
 
 // ---- state -------------------------------------------------------------------------
 
-async function deliver(ticket) {
+async function deliver(ticket, tries = 0) {
   if (ticket.status !== "issued" || ticket.subcenter.id !== config.subcenter_id) return;
   const result = await stream.send({ type: "delivered", ticket: ticket.id });
   if (result.ok && tickets.get(ticket.id)?.status === "issued") upsertTicket({ id: ticket.id, status: result.status });
+  // Refused (the database away, say): try again shortly; the all-clear and every reconnect re-send too.
+  else if (!result.ok && tries < 5) setTimeout(() => deliver(tickets.get(ticket.id) ?? ticket, tries + 1), 2000);
   render();
 }
 
@@ -265,6 +267,7 @@ function start() {
       showConnection(state, detail);
       if (state === "online") resendReceipts(); // the server reads them after it has sent the replay
     },
+    onDatabase: (up) => { if (up) resendReceipts(); }, // receipts refused while it was away
     health: () => ({ audio_armed: alarm.armed }),
   });
   window.gdStream = stream.start();
