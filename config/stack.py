@@ -391,9 +391,9 @@ def run_with_services(argv):
     try:
         env = services.up(roles=argv[0] == "manage")
         if argv[0] == "test":
-            return run_tests(env, argv[1:])
+            return run_tests(without_owner(env), argv[1:])
         if argv[0] == "bench":
-            return run_bench(env, argv[1:])
+            return run_bench(without_owner(env), argv[1:])
         if argv[1:2] == ["migrate"]:
             return migrate(env, *argv[2:], check=False).returncode
         return manage(without_owner(env), *argv[1:], check=False).returncode
