@@ -47,7 +47,7 @@ def env_list(name, default=""):
 
 
 def database_url(argv):
-    """Return the URL to connect with: MIGRATE_DATABASE_URL for `manage.py migrate` when it is set, else DATABASE_URL.
+    """Return MIGRATE_DATABASE_URL for `manage.py migrate` when it is set, else DATABASE_URL.
 
     The schema's owner migrates; everything else runs as the runtime role (docs/OPERATIONS.md,
     "Database roles"). Without MIGRATE_DATABASE_URL one role does both, as before.

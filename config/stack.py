@@ -1,7 +1,8 @@
 """Start the embedded services and run the system or its tests.
 
 Called by ./geodispatch once the system packages and the virtualenv exist.
-Standard library (and supervisor) only: Django is not configured until the services are up.
+Standard library, supervisor and psycopg (config/dbroles.py) only: Django is not configured
+until the services are up.
 `run` keeps the services, Daphne and the workers under supervisord (config/supervision.py).
 
 Embedded defaults (all under .data/, git-ignored):
