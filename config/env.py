@@ -46,6 +46,18 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def database_url(argv):
+    """Return MIGRATE_DATABASE_URL for `manage.py migrate` when it is set, else DATABASE_URL.
+
+    The schema's owner migrates; everything else runs as the runtime role (docs/OPERATIONS.md,
+    "Database roles"). Without MIGRATE_DATABASE_URL one role does both, as before.
+    """
+    owner_url = os.environ.get("MIGRATE_DATABASE_URL")
+    if owner_url and argv[1:2] == ["migrate"]:
+        return owner_url
+    return env_str("DATABASE_URL")
+
+
 def database_from_url(url):
     """Return a Django DATABASES entry for a postgres:// URL (``?host=`` may name a socket folder)."""
     parsed = urlparse(url)

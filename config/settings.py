@@ -1,11 +1,21 @@
 """GeoDispatch settings, read from the environment (see docs/OPERATIONS.md)."""
 
 import os
+import sys
 from pathlib import Path
 
 from config.csp import policy
 from config.database import retry_connections_steadily
-from config.env import database_from_url, env_bool, env_int, env_list, env_positive_int, env_str, redis_host
+from config.env import (
+    database_from_url,
+    database_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_positive_int,
+    env_str,
+    redis_host,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -68,7 +78,8 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+# `manage.py migrate` connects as the schema's owner when MIGRATE_DATABASE_URL is set (config/env.py).
+DATABASES = {"default": database_from_url(database_url(sys.argv))}
 # An unreachable or stalled database must be answered (a 503), not waited for (docs/OPERATIONS.md).
 DB_CONNECT_TIMEOUT_S = env_positive_int("DB_CONNECT_TIMEOUT_S", 2)
 DB_STATEMENT_TIMEOUT_MS = env_positive_int("DB_STATEMENT_TIMEOUT_MS", 10000)

@@ -1,12 +1,14 @@
 """Start the embedded services and run the system or its tests.
 
 Called by ./geodispatch once the system packages and the virtualenv exist.
-Standard library (and supervisor) only: Django is not configured until the services are up.
+Standard library, supervisor and psycopg (config/dbroles.py) only: Django is not configured
+until the services are up.
 `run` keeps the services, Daphne and the workers under supervisord (config/supervision.py).
 
 Embedded defaults (all under .data/, git-ignored):
 - a private PostgreSQL cluster with PostGIS on a unix socket (no TCP port), run as the
-  ``postgres`` system user when we are root, because PostgreSQL refuses to run as root;
+  ``postgres`` system user when we are root, because PostgreSQL refuses to run as root; the
+  system connects as a runtime role and migrates as the owner role (config/dbroles.py);
 - a private Redis on a unix socket (no TCP port), nothing persisted;
 - a generated SECRET_KEY and the demo users' generated passwords;
 - the event log's Ed25519 signing key (event_signing_key, its public keys in event_signing_key.pub).
@@ -23,6 +25,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from config import dbroles
 
 ROOT = Path(__file__).resolve().parent.parent
 # GEODISPATCH_DATA: another folder for the embedded services, logs and secrets (several systems on one
@@ -128,8 +132,17 @@ def pg_prepare():
     return home
 
 
-def pg_url(home):
-    return f"postgres://{PG_SUPERUSER}@/{PG_DB}?host={socket_dir(home)}"
+def pg_url(home, role=PG_SUPERUSER):
+    return f"postgres://{role}@/{PG_DB}?host={socket_dir(home)}"
+
+
+def pg_ensure_roles(home):
+    """Make the owner and runtime roles and give the owner the database; return (runtime URL, owner URL).
+
+    Idempotent: a database an earlier version filled as the superuser passes to the owner once.
+    """
+    dbroles.roles_ensure(pg_url(home))
+    return pg_url(home, dbroles.RUNTIME_ROLE), pg_url(home, dbroles.OWNER_ROLE)
 
 
 def pg_ensure_database(home):
@@ -147,7 +160,7 @@ def pg_ensure_database(home):
 
 
 def pg_start():
-    """Start the embedded cluster if needed; return (DATABASE_URL, started_by_us)."""
+    """Start the embedded cluster if needed; return (its folder, started_by_us)."""
     home = pg_prepare()
     started = False
     if not pg_is_running(home):
@@ -160,7 +173,7 @@ def pg_start():
         )
         started = True
     pg_ensure_database(home)
-    return pg_url(home), started
+    return home, started
 
 
 def pg_program(home):
@@ -175,7 +188,7 @@ def pg_program(home):
 
 
 def pg_wait(home, timeout=60):
-    """Return once the cluster accepts connections, with the geodispatch database in it."""
+    """Return once the cluster accepts connections, with the geodispatch database and its roles in it."""
     deadline = time.monotonic() + timeout
     ready = [pg_bin("pg_isready"), "-q", "-h", str(socket_dir(home)), "-U", PG_SUPERUSER, "-d", "postgres"]
     while subprocess.run(ready).returncode != 0:
@@ -183,6 +196,7 @@ def pg_wait(home, timeout=60):
             raise SystemExit(f"embedded PostgreSQL did not start; see {DATA / 'logs' / 'postgres.log'}")
         time.sleep(0.2)
     pg_ensure_database(home)
+    pg_ensure_roles(home)
 
 
 def pg_stop():
@@ -276,12 +290,19 @@ class Services:
     def __init__(self):
         self.stops = []
 
-    def up(self):
+    def up(self, *, roles=False):
+        """Start what is missing; with roles, connect as the runtime role and migrate as the owner.
+
+        The tests and the bench keep the superuser: they create databases of their own.
+        """
         env = base_env()
         if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"], started = pg_start()
+            home, started = pg_start()
             if started:
                 self.stops.append(pg_stop)
+            env["DATABASE_URL"] = pg_url(home)
+            if roles:
+                env["DATABASE_URL"], env["MIGRATE_DATABASE_URL"] = pg_ensure_roles(home)
         if not env.get("REDIS_URL"):
             env["REDIS_URL"], started = redis_start()
             if started:
@@ -298,17 +319,33 @@ def manage(env, *args, check=True):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=check)
 
 
+def migrate(env, *args, check=True):
+    """Migrate (as the owner when MIGRATE_DATABASE_URL is set), then give the runtime role its rights."""
+    done = manage(env, "migrate", *args, check=check)
+    owner_url, runtime = env.get("MIGRATE_DATABASE_URL"), dbroles.user_of(env["DATABASE_URL"])
+    if done.returncode == 0 and owner_url and runtime != dbroles.user_of(owner_url):
+        dbroles.runtime_grant(owner_url, runtime=runtime)
+    return done
+
+
+def without_owner(env):
+    """Return env without the owner's URL: only migrate runs as the owner."""
+    return {name: value for name, value in env.items() if name != "MIGRATE_DATABASE_URL"}
+
+
 def supervised_services(env):
     """Return the embedded services to supervise (those not running yet) and how to wait for each.
 
-    Sets DATABASE_URL / REDIS_URL to the embedded ones unless they are given.
+    Sets DATABASE_URL / REDIS_URL to the embedded ones unless they are given; the embedded
+    cluster is reached as the runtime role, and as the owner by migrate (MIGRATE_DATABASE_URL).
     """
     from config.supervisor_conf import service_section
 
     sections, waits = {}, []
     if not env.get("DATABASE_URL"):
         home = pg_prepare()
-        env["DATABASE_URL"] = pg_url(home)
+        env["DATABASE_URL"] = pg_url(home, dbroles.RUNTIME_ROLE)
+        env["MIGRATE_DATABASE_URL"] = pg_url(home, dbroles.OWNER_ROLE)
         if not pg_is_running(home):
             sections.update(pg_program(home))
         waits.append(lambda: pg_wait(home))
@@ -329,14 +366,15 @@ def run_system():
     env = base_env()
     event_signing_key(env)
     services, waits = supervised_services(env)
-    text = supervisor_conf.config_text(env, services)
+    app_env = without_owner(env)  # supervisord's children inherit its environment
+    text = supervisor_conf.config_text(app_env, services)
     supervisor = supervision.Supervisor(DATA)
     try:
-        supervisor.start(env, text)
+        supervisor.start(app_env, text)
         for wait in waits:
             wait()
-        manage(env, "migrate", "--no-input", "-v", "0")
-        manage(env, "load_sample_city", "--demo-logins", str(DATA / "demo_logins.json"))
+        migrate(env, "--no-input", "-v", "0")
+        manage(app_env, "load_sample_city", "--demo-logins", str(DATA / "demo_logins.json"))
         supervisor.start_app()
         processes.print_welcome(env)
         return supervisor.wait()
@@ -364,12 +402,14 @@ def run_with_services(argv):
     """Run test, bench or manage against the services, stopping those this call started."""
     services = Services()
     try:
-        env = services.up()
+        env = services.up(roles=argv[0] == "manage")
         if argv[0] == "test":
-            return run_tests(env, argv[1:])
+            return run_tests(without_owner(env), argv[1:])
         if argv[0] == "bench":
-            return run_bench(env, argv[1:])
-        return manage(env, *argv[1:], check=False).returncode
+            return run_bench(without_owner(env), argv[1:])
+        if argv[1:2] == ["migrate"]:
+            return migrate(env, *argv[2:], check=False).returncode
+        return manage(without_owner(env), *argv[1:], check=False).returncode
     finally:
         services.down()
 
