@@ -1,5 +1,6 @@
 """Read settings from the environment; a bad value stops start-up with its name."""
 
+import ipaddress
 import os
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -36,6 +37,15 @@ def env_bool(name, default):
 
 def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name, environ=None):
+    """Return the addresses and CIDR blocks listed in a comma-separated variable as networks."""
+    raw = (os.environ if environ is None else environ).get(name, "")
+    try:
+        return [ipaddress.ip_network(item.strip(), strict=False) for item in raw.split(",") if item.strip()]
+    except ValueError as problem:
+        raise ImproperlyConfigured(f"{name} must list addresses or CIDR blocks: {problem}") from None
 
 
 def database_from_url(url):

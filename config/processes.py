@@ -1,6 +1,5 @@
 """Run the system's long-lived processes in the foreground until Ctrl-C."""
 
-import json
 import os
 import signal
 import socket
@@ -8,6 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from config.env import env_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,10 +39,21 @@ def wait_listening(port, process, log, timeout=30):
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s; see {log}")
 
 
+def daphne_proxy_options(env):
+    """Return Daphne's proxy options for this environment: none, whatever TRUSTED_PROXIES says.
+
+    TRUSTED_PROXIES is applied inside the application (config/proxy.py). Daphne's --proxy-headers
+    would take the leftmost X-Forwarded-For entry from any peer and hide the peer, which lets any
+    client choose its address (issue #12). Checked here, so a bad value stops the launcher early.
+    """
+    env_networks("TRUSTED_PROXIES", env)
+    return []
+
+
 def commands(env):
     """Return the processes of the system, by name."""
     return {
-        "daphne": daphne_command(env.get("PORT", "8000"), "--proxy-headers"),
+        "daphne": daphne_command(env.get("PORT", "8000"), *daphne_proxy_options(env)),
         "worker": [sys.executable, "manage.py", "run_dispatch_worker"],
     }
 
@@ -51,13 +63,8 @@ def print_welcome(env):
     print(f"\n  GeoDispatch is running on http://127.0.0.1:{port}/", flush=True)
     print(f"  Admin: http://127.0.0.1:{port}/admin/", flush=True)
     logins = Path(env["DJANGO_DEMO_DIR"]) / "demo_logins.json"
-    if logins.exists():
-        rows = json.loads(logins.read_text())
-        operators = [row for row in rows if row["role"] == "operator"]
-        print(f"  Demo logins (embedded demo only; generated for this checkout, kept in {logins}):")
-        for row in [row for row in rows if row["role"] != "operator"] + operators[:6]:
-            print(f"    {row['role']:<10} {row['username']:<24} {row['password']}")
-        print(f"    … and {len(operators) - 6} more operators, one per sub-center (op-<code>), in that file")
+    if logins.exists():  # the passwords stay in the 0600 file: a terminal's output ends up in logs
+        print(f"  Demo logins (embedded demo only): usernames and passwords in {logins}", flush=True)
     print("  Ctrl-C stops everything.\n", flush=True)
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from config.csp import policy
-from config.env import database_from_url, env_bool, env_int, env_list, env_str, redis_host
+from config.env import database_from_url, env_bool, env_int, env_list, env_networks, env_str, redis_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -11,6 +11,8 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Peers whose X-Forwarded-For is believed (addresses or CIDR blocks); empty: the peer is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "daphne",
