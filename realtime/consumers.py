@@ -20,7 +20,7 @@ from dispatch.errors import DispatchError
 from dispatch.roles import Role
 from dispatch.selectors import stream
 from realtime import frames
-from realtime.auth import origin_allowed, who
+from realtime.auth import LockedOut, origin_allowed, still_allowed, who
 from realtime.hub import encode, hub_beat, hub_join, hub_leave
 from realtime.threads import on_stream_thread
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_ABUSE = 4408
+CLOSE_LOCKED_OUT = 4429
+CREDENTIALS_RECHECK_S = 1.0  # a revoked token or a deactivated user is refused at its next frame after this
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
 
@@ -48,13 +50,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
     joined = False
     audio_armed = False  # as last recorded for this terminal (a new one starts unarmed)
     beat_at = 0.0
+    checked_at = 0.0  # when the stream's credentials were last found still good
 
     async def connect(self):
         self.bad_frames = []
         await self.accept()
         if not origin_allowed(self.scope):
             return await self.refuse(CLOSE_FORBIDDEN, "origin", "cross-origin connection refused")
-        self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
+        try:
+            self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
+        except LockedOut as locked:
+            return await self.refuse(CLOSE_LOCKED_OUT, "auth", str(locked))
+        self.checked_at = time.monotonic()
         if self.user is None:
             return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "authentication required (session or token)")
         if role is None or (role == Role.OPERATOR and subcenter_id is None):
@@ -126,12 +133,24 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await on_stream_thread(services.terminal_disconnect)(channel_name=self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not await self.credentials_hold():
+            return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "the token was revoked or expired, or the account changed")
         try:
             frame = self.parse(text_data, bytes_data)
         except frames.FrameError as problem:
             await self.send_json(frames.error(code="bad_frame", message=str(problem), field=problem.field))
             return await self.count_bad_frame()
         await self.handle(frame)
+
+    async def credentials_hold(self):
+        """Tell whether the token or account still holds, asking the database at most once a second."""
+        if getattr(self, "user", None) is None:
+            return False
+        now = time.monotonic()
+        if now - self.checked_at < CREDENTIALS_RECHECK_S:
+            return True
+        self.checked_at = now
+        return await on_stream_thread(still_allowed)(self.user)
 
     def parse(self, text_data, bytes_data):
         raw = text_data if text_data is not None else bytes_data
