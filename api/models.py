@@ -1,7 +1,6 @@
 """API tokens (访问令牌): a secret shown once, kept only as its SHA-256 digest."""
 
 import hashlib
-import hmac
 
 from django.conf import settings
 from django.db import models
@@ -27,8 +26,6 @@ class ApiToken(models.Model):
     subcenter = models.ForeignKey("geo.SubCenter", null=True, blank=True, on_delete=models.CASCADE)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False, help_text="the secret's first characters, to tell tokens apart")
-    # A person's token dies with a password change: the HMAC of the password hash when issued.
-    password_mark = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -45,26 +42,17 @@ class ApiToken(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.prefix}… ({self.user})"
 
-    def matches_password(self, password_hash):
-        """Tell whether the user's password is the one this token was issued under (device tokens: always)."""
-        return not self.password_mark or hmac.compare_digest(self.password_mark, password_mark(password_hash))
-
     def still_valid(self):
-        """Tell, in one query, whether the token is unrevoked, unexpired, its user active and unchanged."""
+        """Tell, in one query, whether the token is unrevoked, unexpired, its user active and in place."""
         now = timezone.now()
         row = (
             ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True, user__is_active=True)
             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-            .values_list("user__password", "user__operator_post__subcenter_id")
-            .first()
+            .values_list("user__operator_post__subcenter_id", flat=True)
         )
-        return row is not None and self.matches_password(row[0]) and self.fits_post(row[1])
+        return any(self.fits_post(subcenter_id) for subcenter_id in row)
 
     def fits_post(self, subcenter_id):
         """Tell whether a device token's sub-center is still its operator's (person tokens: always)."""
         return self.kind != self.Kind.DEVICE or self.subcenter_id == subcenter_id
 
-
-def password_mark(password_hash):
-    """Return a keyed mark of a password hash, so the hash itself is not copied."""
-    return hmac.new(settings.SECRET_KEY.encode(), password_hash.encode(), hashlib.sha256).hexdigest()

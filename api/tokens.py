@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from api.models import ApiToken, digest, password_mark
+from api.models import ApiToken, digest
 from dispatch.errors import Invalid, NotFound
 from dispatch.roles import Role, operator_subcenter_id, user_role
 
@@ -20,7 +20,7 @@ ERR_NO_TOKEN = "no token {id}"
 def token_issue(*, user) -> tuple[ApiToken, str]:
     """Issue a person's token that expires after TOKEN_TTL seconds; return (token, secret)."""
     expires_at = timezone.now() + timedelta(seconds=settings.TOKEN_TTL)
-    return _create(user=user, kind=ApiToken.Kind.PERSON, expires_at=expires_at, password_mark=password_mark(user.password))
+    return _create(user=user, kind=ApiToken.Kind.PERSON, expires_at=expires_at)
 
 
 def device_owner(username: str):
@@ -56,9 +56,7 @@ def token_for_secret(secret: str) -> ApiToken | None:
     if token is None or (token.expires_at and token.expires_at <= timezone.now()):
         return None
     post = getattr(token.user, "operator_post", None)
-    if not token.matches_password(token.user.password) or not token.fits_post(post.subcenter_id if post else None):
-        return None
-    return token
+    return token if token.fits_post(post.subcenter_id if post else None) else None
 
 
 @transaction.atomic
@@ -72,6 +70,29 @@ def token_revoke(*, token_id: int) -> bool:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])  # post_save: this process forgets it at once
     return True
+
+
+def person_tokens_revoke(*, user) -> int:
+    """Revoke every live token of a person (not their terminals'); return how many."""
+    live = ApiToken.objects.filter(user=user, kind=ApiToken.Kind.PERSON, revoked_at__isnull=True)
+    return live.update(revoked_at=timezone.now())
+
+
+class PasswordChangeEndsTokens:
+    """Not a rule on passwords: Django calls password_changed() on each validator after a real change.
+
+    A hash upgraded at login (more iterations) is no change, so tokens survive it.
+    """
+
+    def validate(self, password, user=None):
+        pass
+
+    def password_changed(self, password, user=None):
+        if user is not None and user.pk is not None:
+            person_tokens_revoke(user=user)
+
+    def get_help_text(self):
+        return ""
 
 
 def device_tokens():

@@ -26,7 +26,6 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(blank=True, help_text="what the device is, e.g. 'terminal 2, water desk'", max_length=100)),
                 ('digest', models.CharField(editable=False, max_length=64, unique=True)),
                 ('prefix', models.CharField(editable=False, help_text="the secret's first characters, to tell tokens apart", max_length=8)),
-                ('password_mark', models.CharField(blank=True, editable=False, max_length=64)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('expires_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
