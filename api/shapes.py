@@ -226,4 +226,5 @@ class RoutePreviewOut(serializers.Serializer):
 
 
 class TokenOut(serializers.Serializer):
-    token = serializers.CharField(help_text="send as `Authorization: Token <token>`")
+    token = serializers.CharField(help_text="send as `Authorization: Token <token>`; shown this once, never stored")
+    expires_at = serializers.DateTimeField(help_text="after this the token is refused with 401 (TOKEN_TTL)")

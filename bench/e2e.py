@@ -6,6 +6,7 @@ PostgreSQL/PostGIS + Redis + two Daphne processes + the deadline worker; the loa
 
 import asyncio
 import random
+import secrets
 
 import numpy as np
 import shapely
@@ -28,8 +29,9 @@ def fixture(n_counties=100, points_per_county=30, seed=11):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
+    from api.models import ApiToken, digest
+    from api.tokens import token_issue
     from dispatch.models import OperatorPost
     from dispatch.services import user_add
     from geo.bulk import CoverageIndex
@@ -45,12 +47,16 @@ def fixture(n_counties=100, points_per_county=30, seed=11):
     group, _ = Group.objects.get_or_create(name="operator")
     User.groups.through.objects.bulk_create([User.groups.through(user_id=u.id, group_id=group.id) for u in users])
     OperatorPost.objects.bulk_create([OperatorPost(user=u, subcenter_id=sid) for u, (sid, _) in zip(users, subcenters)])
-    tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
-    operators = [{"subcenter_id": sid, "code": code, "key": t.key} for (sid, code), t in zip(subcenters, tokens)]
+    keys = [secrets.token_urlsafe(32) for _ in users]  # the terminals' device tokens
+    ApiToken.objects.bulk_create([
+        ApiToken(user=u, kind=ApiToken.Kind.DEVICE, subcenter_id=sid, digest=digest(key), prefix=key[:8])
+        for u, (sid, _), key in zip(users, subcenters, keys)
+    ])
+    operators = [{"subcenter_id": sid, "code": code, "key": key} for (sid, code), key in zip(subcenters, keys)]
     dispatchers = []
     for i in range(10):
         user, _ = user_add(username=f"bench-dispatcher-{i}", role="dispatcher", password=f"bench-{i}-pw")
-        dispatchers.append({"user": user, "key": Token.objects.create(user=user).key})
+        dispatchers.append({"user": user, "key": token_issue(user=user)[1]})
 
     # points inside each chosen county whose six owners are that county's own sub-centers
     rng = np.random.default_rng(seed)

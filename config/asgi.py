@@ -12,12 +12,15 @@ django_app = get_wsgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
+
+from config.proxy import TrustedProxies  # noqa: E402
 
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.threads import WsgiInThreads  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         # A request's middleware and view run in one worker thread, as under WSGI. Django's
         # ASGI handler hops between the event loop and a thread for each sync middleware:
@@ -27,6 +30,8 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
+# The client's address comes from X-Forwarded-For only when the peer is a trusted proxy.
+application = TrustedProxies(router, settings.TRUSTED_PROXIES)
 
 # Thousands of long-lived sockets make generation-2 collections stall the process for
 # hundreds of milliseconds (540–620 ms measured with 5,000 sockets; these settings brought p99

@@ -1,5 +1,6 @@
 """Read settings from the environment; a bad value stops start-up with its name."""
 
+import ipaddress
 import os
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -56,6 +57,15 @@ def database_url(argv):
     if owner_url and argv[1:2] == ["migrate"]:
         return owner_url
     return env_str("DATABASE_URL")
+
+
+def env_networks(name, environ=None):
+    """Return the addresses and CIDR blocks listed in a comma-separated variable as networks."""
+    raw = (os.environ if environ is None else environ).get(name, "")
+    try:
+        return [ipaddress.ip_network(item.strip(), strict=False) for item in raw.split(",") if item.strip()]
+    except ValueError as problem:
+        raise ImproperlyConfigured(f"{name} must list addresses or CIDR blocks: {problem}") from None
 
 
 def database_from_url(url):

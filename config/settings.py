@@ -2,19 +2,13 @@
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from config.csp import policy
 from config.database import retry_connections_steadily
 from config.env import (
-    database_from_url,
-    database_url,
-    env_bool,
-    env_int,
-    env_list,
-    env_positive_int,
-    env_str,
-    redis_host,
+    database_from_url, database_url, env_bool, env_int, env_list, env_networks, env_positive_int, env_str, redis_host,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,11 +17,14 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Peers whose X-Forwarded-For is believed (addresses or CIDR blocks); empty: the peer is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -36,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "rest_framework_gis",
     "drf_spectacular",
     "geo",
@@ -58,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a page login refused by the lockout into its 429 (frontend/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,9 +116,39 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Logins, tokens and sessions (docs/OPERATIONS.md, "Security") ---
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}", **options}
+    for name, options in (
+        ("UserAttributeSimilarityValidator", {}),
+        ("MinimumLengthValidator", {"OPTIONS": {"min_length": 10}}),
+        ("CommonPasswordValidator", {}),
+        ("NumericPasswordValidator", {}),
+    )
+] + [{"NAME": "api.tokens.PasswordChangeEndsTokens"}]  # a password change revokes the person's API tokens
+# The lockout backend comes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "api.backends.TokenBackend",  # the stream's token check, so it is counted by the lockout too
 ]
+# django-axes: failures per account and per address (a token check names no account: per address).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = "api.lockout.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "api.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "frontend.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A refused try while locked out does not extend the lock, so Retry-After stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failed logins are logged with account and address (an audit record); secrets never.
+AXES_SENSITIVE_PARAMETERS = ["token", "csrfmiddlewaretoken"]
+# A person's API token lives TOKEN_TTL seconds; a device token until an admin revokes it.
+TOKEN_TTL = env_int("TOKEN_TTL", 12 * 3600)
+# A session ends after SESSION_IDLE_S seconds without a request (each request renews it).
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_S", 1800)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -157,6 +185,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    # Throttles key on REMOTE_ADDR, which config/proxy.py has already resolved; never on the raw header.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from config.processes import daphne_options
+from config.processes import daphne_options, daphne_proxy_options
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_NAME = "supervisord.conf"
@@ -91,7 +91,7 @@ def supervisord_sections():
     }
 
 
-def app_sections(*, port, web, workers):
+def app_sections(*, port, web, workers, proxy_options=()):
     """Return Daphne (one socket held by supervisord, passed to each as fd 0) and the worker.
 
     Neither starts with supervisord: the run command migrates first, then starts them.
@@ -103,7 +103,7 @@ def app_sections(*, port, web, workers):
         "directory": escape(ROOT),
         **COMMON,
     }
-    daphne = [sys.executable, "-m", "daphne", "--fd", "0", *daphne_options("--proxy-headers"), "config.asgi:application"]
+    daphne = [sys.executable, "-m", "daphne", "--fd", "0", *daphne_options(*proxy_options), "config.asgi:application"]
     worker = [sys.executable, str(ROOT / "manage.py"), "run_dispatch_worker"]
     return {
         "fcgi-program:daphne": {
@@ -146,6 +146,7 @@ def config_text(env, services=None):
         port=port_number(env),
         web=process_count(env, "WEB_PROCESSES", 2),
         workers=process_count(env, "WORKER_PROCESSES", 1),
+        proxy_options=daphne_proxy_options(env),
     ))
     return render(sections)
 

@@ -2,10 +2,18 @@
 
 from urllib.parse import parse_qs, urlparse
 
+from axes.helpers import get_cool_off
 from django.conf import settings
-from rest_framework.authtoken.models import Token
+from django.contrib.auth import authenticate, get_user_model
+from django.http import HttpRequest
 
 from dispatch.roles import operator_subcenter_id, user_role
+
+ERR_LOCKED_OUT = "too many failed logins from this address; try again in {seconds} s"
+
+
+class LockedOut(Exception):
+    """The lockout refuses this address for now (too many failed logins)."""
 
 
 def _header(scope, name):
@@ -32,15 +40,43 @@ def _token_key(scope):
     return parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
 
 
+def _login_request(scope):
+    """Return an HttpRequest standing for the connection, for the lockout to count (address, path, agent)."""
+    request = HttpRequest()
+    request.path = request.path_info = scope.get("path", "")
+    request.META = {
+        "REMOTE_ADDR": (scope.get("client") or [""])[0],  # resolved through TRUSTED_PROXIES (config/proxy.py)
+        "PATH_INFO": request.path,
+        "HTTP_USER_AGENT": _header(scope, "user-agent") or "",
+    }
+    return request
+
+
+def _token_user(scope, key):
+    """Return the token's user (carrying `api_token`), or None; raise LockedOut for a locked-out address."""
+    request = _login_request(scope)
+    user = authenticate(request, token=key)  # api.backends.TokenBackend, behind the lockout backend
+    if user is None and getattr(request, "axes_locked_out", False):
+        raise LockedOut(ERR_LOCKED_OUT.format(seconds=int(get_cool_off(request).total_seconds())))
+    return user
+
+
 def who(scope):
     """Return (user, role, operator's sub-center id) for a connection, or (None, None, None)."""
     key = _token_key(scope)
     if key:
-        token = Token.objects.select_related("user").filter(key=key, user__is_active=True).first()
-        user = token.user if token else None
+        user = _token_user(scope, key)
     else:
         user = scope.get("user")
         user = user if user is not None and user.is_authenticated else None
     if user is None:
         return None, None, None
     return user, user_role(user), operator_subcenter_id(user)
+
+
+def still_allowed(user):
+    """Tell, in one query, whether a stream's credentials still hold: its token, or its user's account."""
+    token = getattr(user, "api_token", None)
+    if token is not None:
+        return token.still_valid()
+    return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()

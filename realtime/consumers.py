@@ -21,7 +21,7 @@ from dispatch.errors import DispatchError
 from dispatch.roles import Role
 from dispatch.selectors import stream
 from realtime import frames
-from realtime.auth import origin_allowed, who
+from realtime.auth import LockedOut, origin_allowed, still_allowed, who
 from realtime.hub import DATABASE_DOWN, encode, hub_beat, hub_database_down, hub_join, hub_leave
 from realtime.threads import on_stream_thread
 
@@ -32,6 +32,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_ABUSE = 4408
 CLOSE_UNAVAILABLE = 4503  # the database could not be read to open the stream: reconnect later
 ERR_DATABASE_DOWN = "database unavailable (数据库不可用); the action was not applied, send it again later"
+CLOSE_LOCKED_OUT = 4429
+CREDENTIALS_RECHECK_S = 1.0  # a revoked token or a deactivated user is refused at its next frame after this
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
 
@@ -53,6 +55,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     joined = False
     audio_armed = False  # as last recorded for this terminal (a new one starts unarmed)
     beat_at = 0.0
+    checked_at = 0.0  # when the stream's credentials were last found still good
 
     async def connect(self):
         self.bad_frames = []
@@ -69,7 +72,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def open(self):
         """Authorize, join the hub, record presence, then hello, snapshot and replay."""
-        self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
+        try:
+            self.user, role, subcenter_id = await on_stream_thread(who)(self.scope)
+        except LockedOut as locked:
+            return await self.refuse(CLOSE_LOCKED_OUT, "auth", str(locked))
+        self.checked_at = time.monotonic()
         if self.user is None:
             return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "authentication required (session or token)")
         if role is None or (role == Role.OPERATOR and subcenter_id is None):
@@ -148,12 +155,24 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.send_json(frames.degraded(database=ok))
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not await self.credentials_hold():
+            return await self.refuse(CLOSE_UNAUTHENTICATED, "auth", "the token was revoked or expired, or the account changed")
         try:
             frame = self.parse(text_data, bytes_data)
         except frames.FrameError as problem:
             await self.send_json(frames.error(code="bad_frame", message=str(problem), field=problem.field))
             return await self.count_bad_frame()
         await self.handle(frame)
+
+    async def credentials_hold(self):
+        """Tell whether the token or account still holds, asking the database at most once a second."""
+        if getattr(self, "user", None) is None:
+            return False
+        now = time.monotonic()
+        if now - self.checked_at < CREDENTIALS_RECHECK_S:
+            return True
+        self.checked_at = now
+        return await on_stream_thread(still_allowed)(self.user)
 
     def parse(self, text_data, bytes_data):
         raw = text_data if text_data is not None else bytes_data

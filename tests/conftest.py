@@ -55,13 +55,18 @@ def sample_city(django_db_setup, django_db_blocker):
         ensure_sample_city()
 
 
+def password_of(username):
+    """Return the cast member's password: one that passes AUTH_PASSWORD_VALIDATORS."""
+    return f"pw-{username}-Lincang!"
+
+
 @pytest.fixture
 def cast(sample_city, db):
     """A small fixed cast: a dispatcher, a leader, an admin, and two operators of 凤庆县."""
     from dispatch.services import user_add
 
     def make(username, role, subcenter=None):
-        return user_add(username=username, role=role, subcenter_code=subcenter, password="pw-" + username)[0]
+        return user_add(username=username, role=role, subcenter_code=subcenter, password=password_of(username))[0]
 
     return type("Cast", (), {
         "dispatcher": make("t-dispatcher", "dispatcher"),

@@ -14,6 +14,7 @@ from dispatch import selectors, services
 from dispatch.models import Event, Feedback, Incident, Ticket
 from dispatch.services import ERR_IDEMPOTENCY_REUSED
 from geo.models import SubCenter
+from tests.conftest import password_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_terminals")]
 
@@ -111,7 +112,7 @@ def test_level_ii_flood_in_fengqing_issues_one_ticket_per_plan_kind_of_530921(di
 
 
 def test_report_by_token_is_marked_api_and_by_session_console(cast):
-    token = post(APIClient(), "/auth/token", {"username": "t-dispatcher", "password": "pw-t-dispatcher"})["token"]
+    token = post(APIClient(), "/auth/token", {"username": "t-dispatcher", "password": password_of("t-dispatcher")})["token"]
     machine = APIClient()
     machine.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert report(machine)["incident"]["source"] == "api"

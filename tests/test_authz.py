@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from dispatch import services
 from dispatch.models import Ticket
 from geo.models import SubCenter
+from tests.conftest import password_of
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,7 @@ def test_a_bad_token_is_refused_in_the_error_format(scene):
 
 
 def test_anyone_may_ask_for_a_token_but_only_with_the_password(scene):
-    response = APIClient().post(f"{API}/auth/token", {"username": "t-leader", "password": "pw-t-leader"}, format="json")
+    response = APIClient().post(f"{API}/auth/token", {"username": "t-leader", "password": password_of("t-leader")}, format="json")
     assert response.status_code == 200
     leader = APIClient()
     leader.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")

@@ -18,8 +18,8 @@ import pytest
 import websockets
 from django.conf import settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from api.tokens import token_issue
 from config.processes import daphne_command, free_port, wait_listening
 from geo.models import SubCenter
 from tests.conftest import ROOT
@@ -126,7 +126,7 @@ def daphnes(live_env, tmp_path):
 
 @pytest.fixture
 def keys(cast):
-    return {name: Token.objects.get_or_create(user=getattr(cast, name))[0].key for name in ("dispatcher", "water_op")}
+    return {name: token_issue(user=getattr(cast, name))[1] for name in ("dispatcher", "water_op")}
 
 
 class Client:

@@ -16,8 +16,8 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from playwright.sync_api import expect, sync_playwright
-from rest_framework.authtoken.models import Token
 
+from api.tokens import token_issue
 from config.processes import daphne_command, free_port, wait_listening
 from dispatch.models import Incident, Ticket
 from tests.browser import launch_chromium
@@ -145,7 +145,7 @@ def orm(query):
 
 
 def dispatcher_token(cast):
-    return orm(lambda: Token.objects.get_or_create(user=cast.dispatcher)[0].key)
+    return orm(lambda: token_issue(user=cast.dispatcher)[1])
 
 
 def report(port, key, title):

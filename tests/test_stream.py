@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from api.tokens import token_issue
 from config.asgi import application
 from dispatch import services
 from dispatch.models import Event, Terminal
@@ -32,7 +32,7 @@ TOKENS = {}  # user id → token key, made before the async part of each test ru
 @pytest.fixture(autouse=True)
 def tokens(cast):
     for user in (cast.dispatcher, cast.leader, cast.water_op, cast.water_op2, cast.health_op):
-        TOKENS[user.pk] = Token.objects.get_or_create(user=user)[0].key
+        TOKENS[user.pk] = token_issue(user=user)[1]
 
 
 def token(user):
@@ -95,7 +95,7 @@ def test_refusals_come_with_a_close_code_and_a_reason(cast, case, expected_code)
 
 def test_user_without_a_role_is_refused(cast, django_user_model):
     nobody = django_user_model.objects.create_user("nobody", password="x")
-    TOKENS[nobody.pk] = Token.objects.create(user=nobody).key
+    TOKENS[nobody.pk] = token_issue(user=nobody)[1]
 
     async def scenario():
         ws = communicator(nobody)

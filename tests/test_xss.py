@@ -17,8 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import sync_playwright
-from rest_framework.authtoken.models import Token
 
+from api.tokens import token_issue
 from tests.browser import launch_chromium
 from tests.test_screens import FENGQING, Screen, Servers, click_map_at, login_passwords
 
@@ -221,7 +221,7 @@ def hostile(cast, tmp_path):
     servers = Servers(tmp_path)
     servers.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the servers under test keep Django's guard
     port = servers.start()
-    dispatcher, operator = (Token.objects.get_or_create(user=u)[0].key for u in (cast.dispatcher, cast.water_op))
+    dispatcher, operator = (token_issue(user=u)[1] for u in (cast.dispatcher, cast.water_op))
     connection.close()  # the server must see committed data only
     worked, worked_ticket = report_hostile_incidents(port, dispatcher, operator)
     yield SimpleNamespace(base=f"http://127.0.0.1:{port}", port=port, dispatcher=dispatcher, operator=operator,

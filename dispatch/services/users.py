@@ -4,6 +4,8 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from dispatch.errors import Invalid
@@ -33,12 +35,21 @@ def _subcenter_for(role, subcenter_code):
     return subcenter
 
 
+def _check_password(password, user):
+    """Raise Invalid naming `password` unless it passes the validators of AUTH_PASSWORD_VALIDATORS."""
+    try:
+        validate_password(password, user)
+    except ValidationError as problem:
+        raise Invalid(" ".join(problem.messages), field="password") from None
+
+
 @transaction.atomic
 def user_add(*, username: str, role: str, subcenter_code: str | None = None, password: str | None = None):
     """Create or update a user with one role; return (user, password)."""
     subcenter = _subcenter_for(role, subcenter_code)
-    password = password or secrets.token_urlsafe(9)
-    user, _ = get_user_model().objects.get_or_create(username=username)
+    password = password or secrets.token_urlsafe(12)  # 16 characters, about 96 bits
+    user = get_user_model().objects.filter(username=username).first() or get_user_model()(username=username)
+    _check_password(password, user)
     user.set_password(password)
     user.is_staff = user.is_superuser = role == Role.ADMIN
     user.save()

@@ -1,6 +1,7 @@
 """Load the sample city (临沧市, real DataV boundaries) and, for the embedded demo, demo users."""
 
 import json
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         )
         if demo_logins:
             ensure_demo_users(Path(demo_logins))
+            self.stdout.write(f"demo logins: {demo_logins} (readable by this account only)")
 
 
 def load_geodata():
@@ -60,5 +62,12 @@ def ensure_demo_users(path):
         if username not in existing:  # hashing 51 passwords is slow; do it once
             _, password = user_add(username=username, role=role, subcenter_code=subcenter, password=password)
         rows.append({"username": username, "role": role.value, "subcenter": subcenter, "password": password})
-    path.write_text(json.dumps(rows, ensure_ascii=False, indent=1))
-    path.chmod(0o600)
+    write_private(path, json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+def write_private(path, text):
+    """Write a file only its owner may read, from its first byte (the passwords never reach a log)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file may have been created with wider rights
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
