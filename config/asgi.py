@@ -16,7 +16,6 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
 
 from config.proxy import TrustedProxies  # noqa: E402
-
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.threads import WsgiInThreads  # noqa: E402
 

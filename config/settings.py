@@ -8,7 +8,15 @@ from pathlib import Path
 from config.csp import policy
 from config.database import retry_connections_steadily
 from config.env import (
-    database_from_url, database_url, env_bool, env_int, env_list, env_networks, env_positive_int, env_str, redis_host,
+    database_from_url,
+    database_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_positive_int,
+    env_str,
+    redis_host,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -30,8 +30,8 @@ from rest_framework.test import APIClient
 from api.models import ApiToken
 from api.tokens import token_issue
 from config.processes import daphne_command, daphne_proxy_options, free_port, print_welcome, wait_listening
-from config.supervisor_conf import config_text
 from config.proxy import client_address
+from config.supervisor_conf import config_text
 from dispatch.errors import Invalid
 from dispatch.management.commands.load_sample_city import ensure_demo_users
 from dispatch.services import user_add
