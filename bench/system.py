@@ -107,9 +107,9 @@ class System:
         script = (
             "import json, sys\n"
             "from django.contrib.auth import get_user_model\n"
-            "from rest_framework.authtoken.models import Token\n"
+            "from api.tokens import token_issue\n"
             "users = get_user_model().objects.filter(username__in=sys.argv[1:])\n"
-            "print(json.dumps({u.username: Token.objects.get_or_create(user=u)[0].key for u in users}))\n"
+            "print(json.dumps({u.username: token_issue(user=u)[1] for u in users}))\n"
         )
         done = self.manage("shell", "-c", script.replace("sys.argv[1:]", repr(list(usernames))))
         if done.returncode:
@@ -179,7 +179,9 @@ class Terminal:
 
     async def session(self):
         since = "" if self.last_seq is None else f"&since={self.last_seq}"
-        async with websockets.connect(f"{self.url}?token={self.key}{since}", open_timeout=5) as socket:
+        # max_size: a dispatcher's snapshot of a busy night is bigger than the library's 1 MiB default.
+        async with websockets.connect(f"{self.url}?token={self.key}{since}", open_timeout=5,
+                                      max_size=16 * 1024 * 1024) as socket:
             self.socket, self.connects = socket, self.connects + 1
             beat = asyncio.create_task(self.heartbeats(socket))
             try:

@@ -17,7 +17,7 @@ import pytest
 import redis
 import websockets
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from api.tokens import token_issue
 
 from config.processes import daphne_command, free_port, wait_listening
 from dispatch.models import Event, Ticket
@@ -103,7 +103,7 @@ def daphnes(cast, redis_server, tmp_path):
 
 @pytest.fixture
 def keys(cast):
-    return {name: Token.objects.get_or_create(user=getattr(cast, name))[0].key for name in ("dispatcher", "water_op")}
+    return {name: token_issue(user=getattr(cast, name))[1] for name in ("dispatcher", "water_op")}
 
 
 class Stream:
