@@ -1,9 +1,11 @@
-"""Admin for API tokens: issue a device token (its secret shown once), list, revoke."""
+"""Admin for API tokens (issue a device token, its secret shown once; list; revoke) and the users' second factors."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
-from api import tokens
+from api import tokens, two_factor
 from api.models import ApiToken
 from dispatch.errors import Invalid
 
@@ -49,3 +51,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(tokens.token_revoke(token_id=pk) for pk in queryset.values_list("pk", flat=True))
         messages.success(request, f"{count} token(s) revoked; they are refused everywhere within a second.")
+
+
+# ---- people: the user admin, plus resetting a second factor (docs/OPERATIONS.md, "Two factors") ----
+
+User = get_user_model()
+
+
+class TwoFactorUserAdmin(UserAdmin):
+    actions = ["reset_two_factor"]
+
+    @admin.action(description="Reset two-factor login (they set it up again at their next login)")
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.second_factor_reset(user=user, by=request.user, request=request)
+        messages.success(request, f"Two-factor login reset for {queryset.count()} user(s).")
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, TwoFactorUserAdmin)

@@ -12,10 +12,14 @@ from api.base import ERRORS, ApiView
 from api.lockout import LockedOut, is_locked_out, retry_after
 from api.models import ApiToken
 from api.tokens import token_issue, token_revoke
+from api.two_factor import is_enrolled, second_factor_verify, two_factor_required
 from dispatch.errors import Invalid
 
 ERR_BAD_CREDENTIALS = "wrong username or password"
 ERR_NO_TOKEN = "this request carries no API token (Authorization: Token …)"
+ERR_OTP_REQUIRED = "this account logs in with a second factor: send `otp`, the code of your authenticator app or a recovery code"
+ERR_OTP_NOT_ENROLLED = "this account must set up its second factor first: log in once in the browser to enrol"
+ERR_OTP_WRONG = "wrong or already used `otp` code"
 LOCKED = OpenApiResponse(shapes.ErrorsOut, description="too many failed logins: locked out, see Retry-After")
 
 
@@ -60,15 +64,32 @@ class TokenView(ApiView):
         responses={200: shapes.TokenOut, 400: ERRORS[400], 413: ERRORS[413], 429: LOCKED},
     )
     def post(self, request):
-        """Return a new API token, shown this once; it expires after TOKEN_TTL seconds."""
+        """Return a new API token, shown this once; it expires after TOKEN_TTL seconds.
+
+        A role in REQUIRE_2FA_ROLES (admin by default) must also send `otp`: without it, or with a wrong
+        or used code, the answer is 400 naming `otp` (wrong codes count toward the lockout, 429).
+        """
         data = self.parse(s.TokenIn, request.data)
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             if is_locked_out(request._request):
                 raise LockedOut(retry_after(request._request, data["username"]))
             raise Invalid(ERR_BAD_CREDENTIALS)
+        if two_factor_required(user):
+            self.second_factor(request, user, data.get("otp"))
         token, secret = token_issue(user=user)
         return Response({"token": secret, "expires_at": token.expires_at})
+
+    def second_factor(self, request, user, code):
+        """Refuse (400 naming `otp`) a user who must have two factors without a valid code; failures count in the lockout."""
+        if not is_enrolled(user):
+            raise Invalid(ERR_OTP_NOT_ENROLLED, field="otp")
+        if not code:
+            raise Invalid(ERR_OTP_REQUIRED, field="otp")
+        if second_factor_verify(user=user, code=code, request=request._request, where="api") is None:
+            if is_locked_out(request._request):
+                raise LockedOut(retry_after(request._request, user.get_username()))
+            raise Invalid(ERR_OTP_WRONG, field="otp")
 
     @extend_schema(operation_id="auth_token_revoke", request=None, responses={204: None, 400: ERRORS[400], 401: ERRORS[401]})
     def delete(self, request):

@@ -181,6 +181,11 @@ class FeedbackIn(StrictSerializer):
 class TokenIn(StrictSerializer):
     username = Text(max_length=150)
     password = Text(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = Text(
+        max_length=64, required=False,
+        help_text="the current code of the user's authenticator app (TOTP), or one recovery code (used up); "
+        "required for a role in REQUIRE_2FA_ROLES (admin by default)",
+    )
 
 
 # ---- queries -------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.csp import policy
 from config.database import retry_connections_steadily
 from config.env import (
@@ -33,6 +35,9 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -60,6 +65,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(); then a role that must have two factors reaches only the 2FA pages until it is.
+    "django_otp.middleware.OTPMiddleware",
+    "frontend.two_factor.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a page login refused by the lockout into its 429 (frontend/lockout.py).
@@ -149,8 +157,13 @@ AXES_LOCKOUT_CALLABLE = "frontend.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # A refused try while locked out does not extend the lock, so Retry-After stays true.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-# Failed logins are logged with account and address (an audit record); secrets never.
-AXES_SENSITIVE_PARAMETERS = ["token", "csrfmiddlewaretoken"]
+# Failed logins (and failed second-factor codes) are logged with account and address (an audit record); secrets never.
+AXES_SENSITIVE_PARAMETERS = ["token", "csrfmiddlewaretoken", "otp"]
+# Roles that must log in with a second factor (TOTP, or a single-use recovery code): pages, admin, API token, stream.
+REQUIRE_2FA_ROLES = [role.lower() for role in env_list("REQUIRE_2FA_ROLES", "admin")]
+if unknown_roles := set(REQUIRE_2FA_ROLES) - {"admin", "dispatcher", "operator", "leader"}:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_ROLES names no role: {', '.join(sorted(unknown_roles))}")
+OTP_TOTP_ISSUER = "GeoDispatch"
 # A person's API token lives TOKEN_TTL seconds; a device token until an admin revokes it.
 TOKEN_TTL = env_int("TOKEN_TTL", 12 * 3600)
 # A session ends after SESSION_IDLE_S seconds without a request (each request renews it).

@@ -1,5 +1,6 @@
 """Who a user is in the command center: roles are auth groups (docs/PROTOCOL.md, "Authentication and roles")."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -37,3 +38,13 @@ def operator_subcenter_id(user):
     """Return the id of the sub-center an operator is bound to, or None."""
     post = getattr(user, "operator_post", None)
     return post.subcenter_id if post else None
+
+
+def two_factor_required(user):
+    """Tell whether this user's role must log in with a second factor (REQUIRE_2FA_ROLES, default `admin`).
+
+    Here, beside the roles, because the pages, the API and the stream all ask it (docs/OPERATIONS.md,
+    "Two factors"); verifying a code is api/two_factor.py's.
+    """
+    role = user_role(user)
+    return role is not None and role.value in settings.REQUIRE_2FA_ROLES

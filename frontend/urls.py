@@ -1,10 +1,10 @@
-"""The screens, login/logout and the translation catalog for scripts."""
+"""The screens, login (with its second factor)/logout and the translation catalog for scripts."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog, set_language
 
-from frontend import views
+from frontend import two_factor, views
 
 app_name = "frontend"
 
@@ -17,6 +17,8 @@ urlpatterns = [
         ),
         name="login",
     ),
+    path("login/2fa/", two_factor.verify, name="two_factor"),
+    path("login/2fa/enrol/", two_factor.enrol, name="two_factor_enrol"),
     path("logout/", auth_views.LogoutView.as_view(next_page="frontend:login"), name="logout"),
     path("console/", views.console, name="console"),
     path("terminal/", views.terminal, name="terminal"),

@@ -6,8 +6,10 @@ from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.http import HttpRequest
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 
-from dispatch.roles import operator_subcenter_id, user_role
+from dispatch.roles import operator_subcenter_id, two_factor_required, user_role
 
 ERR_LOCKED_OUT = "too many failed logins from this address; try again in {seconds} s"
 
@@ -69,9 +71,18 @@ def who(scope):
     else:
         user = scope.get("user")
         user = user if user is not None and user.is_authenticated else None
+        if user is not None and two_factor_required(user) and not session_verified(scope.get("session"), user):
+            user = None  # a session that has not passed its second factor is no login (docs/OPERATIONS.md)
     if user is None:
         return None, None, None
     return user, user_role(user), operator_subcenter_id(user)
+
+
+def session_verified(session, user):
+    """Tell whether a session was verified by a confirmed device of this user (what django-otp's middleware checks)."""
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
 
 
 def still_allowed(user):

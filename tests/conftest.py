@@ -78,6 +78,14 @@ def cast(sample_city, db):
     })
 
 
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, past the second factor that admins must have (tests/second_factor.py)."""
+    from tests.second_factor import verified_login
+
+    return verified_login(client, admin_user)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Hash test passwords cheaply; the cast is created for every test."""

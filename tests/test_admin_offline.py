@@ -14,6 +14,7 @@ from playwright.sync_api import sync_playwright
 from geo.models import Feature, Jurisdiction, Layer, SubCenter, SubCenterKind
 from geo.widgets import OfflineMapWidget
 from tests.browser import launch_chromium
+from tests.second_factor import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +176,7 @@ def test_saving_a_subcenter_in_the_admin_refreshes_its_coverage_area(admin_clien
 def test_admin_map_draws_our_jurisdictions_from_our_host_only(live_server, client, admin_user):
     Jurisdiction.objects.create(code="west", name="West", geom=square(120.0, 30.0))
     Jurisdiction.objects.create(code="east", name="East", geom=square(121.0, 30.0))
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)

@@ -37,6 +37,7 @@ from dispatch.management.commands.load_sample_city import ensure_demo_users
 from dispatch.services import user_add
 from tests.conftest import ROOT, password_of
 from tests.test_live_stream import database_url_for_tests
+from tests.second_factor import verified_login
 from tests.test_stream import communicator
 
 API = "/api/v1"
@@ -229,7 +230,7 @@ def test_an_admin_unlocks_and_the_user_logs_in(client, cast):
         page_login(client, "/login/", "t-leader", "not-the-password")
     assert page_login(client, "/login/", "t-leader", password_of("t-leader")).status_code == 429
     admin = APIClient()
-    admin.force_login(cast.admin)
+    verified_login(admin, cast.admin)
     ids = list(AccessAttempt.objects.values_list("pk", flat=True))
     unlock = admin.post("/admin/axes/accessattempt/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
     assert unlock.status_code == 302 and not AccessAttempt.objects.exists()
@@ -339,7 +340,7 @@ def test_device_tokens_are_issued_listed_and_revoked_by_command(cast, capsys):
 @pytest.mark.django_db
 def test_an_admin_issues_a_device_token_sees_it_once_and_revokes_it(cast):
     admin = APIClient()
-    admin.force_login(cast.admin)
+    verified_login(admin, cast.admin)
     response = admin.post("/admin/api/apitoken/add/", {"user": cast.water_op.pk, "name": "terminal 3"}, follow=True)
     (message,) = [m.message for m in response.context["messages"] if "Device token" in m.message]
     secret = message.split(": ")[1].split(" — ")[0]

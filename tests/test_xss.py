@@ -20,6 +20,7 @@ from playwright.sync_api import sync_playwright
 
 from api.tokens import token_issue
 from tests.browser import launch_chromium
+from tests.second_factor import verified_login
 from tests.test_screens import FENGQING, Screen, Servers, click_map_at, login_passwords
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,7 +92,7 @@ def test_every_page_and_api_response_carries_the_strict_policy(client, cast):
     anonymous = ["/login/", "/api/v1/docs", "/api/v1/schema", "/api/v1/incidents", "/no-such-page/", "/admin/login/"]
     for path in anonymous:
         assert_strict(client.get(path))
-    client.force_login(cast.admin)
+    verified_login(client, cast.admin)
     pages = ["/console/", "/dashboard/", "/dashboard/bulletin/", "/admin/", "/admin/geo/jurisdiction/",
              "/admin/geo/jurisdiction/add/", "/api/v1/incidents", "/api/v1/jurisdictions", "/i18n/js/"]
     for path in pages:
