@@ -14,11 +14,11 @@ import time
 
 from bench import common
 from bench.common import ROOT, say
+from bench.system import FAULTS
 
 SECTIONS = ("routing", "bare", "e2e", "replay", "memory", "faults")
 ON_BENCH_DB = set(SECTIONS) - {"faults"}  # faults run a whole second system of their own
-FAULTS = ("daphne_kill", "worker_kill", "both_daphnes_kill", "redis_restart", "redis_pause", "postgres_restart",
-          "postgres_pause")
+
 
 
 def parse(argv):

@@ -14,8 +14,6 @@ DURATION_S, the fault at FAULT_AT_S. Per fault it records
 
 import asyncio
 import json
-import os
-import signal
 import tempfile
 import time
 
@@ -23,49 +21,13 @@ import httpx
 import shapely
 
 from bench.common import percentile, say
-from bench.system import Reporter, System, Terminal
+from bench.system import Reporter, System, Terminal, strike
 
 RATE, DURATION_S, FAULT_AT_S = 10, 30, 5
 TERMINALS = 600
 PUSH_P99_MS = 100
 BIN_S = 1.0
-OUTAGE_S = {"redis_restart": 10, "redis_pause": 10, "postgres_restart": 5, "postgres_pause": 10}
 CATEGORIES = [("flood", 4), ("traffic_accident", 3), ("epidemic", 4), ("building_fire", 3)]
-
-
-def kill(system, names):
-    for name in names:
-        os.kill(system.pid(name), signal.SIGKILL)
-
-
-async def pause(pids, seconds):
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    await asyncio.sleep(seconds)
-    for pid in pids:
-        os.kill(pid, signal.SIGCONT)
-
-
-async def stop_for(system, name, seconds):
-    await asyncio.to_thread(system.control().stopProcess, name, True)  # off the loop: the clients go on
-    await asyncio.sleep(seconds)
-    await asyncio.to_thread(system.control().startProcess, name, True)
-
-
-async def strike(system, fault):
-    """Inflict the fault; return once it is over (the kill done, or the service back)."""
-    if fault == "daphne_kill":
-        kill(system, system.daphnes()[:1])
-    elif fault == "both_daphnes_kill":
-        kill(system, system.daphnes())
-    elif fault == "worker_kill":
-        kill(system, ["worker:worker_00"])
-    elif fault in ("redis_restart", "postgres_restart"):
-        await stop_for(system, fault.split("_")[0], OUTAGE_S[fault])
-    elif fault == "redis_pause":
-        await pause([system.pid("redis")], OUTAGE_S[fault])
-    elif fault == "postgres_pause":
-        await pause(system.postgres_pids(), OUTAGE_S[fault])
 
 
 def county_points(base, key):

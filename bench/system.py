@@ -272,3 +272,51 @@ class Reporter:
             tasks.append(asyncio.create_task(self.report(i)))
             await asyncio.sleep(interval)
         await asyncio.gather(*tasks)
+
+
+# ---- faults ----------------------------------------------------------------------------------
+
+FAULTS = ("daphne_kill", "worker_kill", "both_daphnes_kill", "redis_restart", "redis_pause", "postgres_restart",
+          "postgres_pause")
+OUTAGE_S = {"redis_restart": 10, "redis_pause": 10, "postgres_restart": 5, "postgres_pause": 10}
+RESPAWN_S = 5.0
+
+
+async def strike(system, fault):
+    """Inflict one fault; return once it is over (the kill done, or the service back).
+
+    For a kill, return per process the seconds until it ran again (None: not within RESPAWN_S).
+    """
+    if fault.endswith("_kill"):
+        names = {"daphne_kill": system.daphnes()[:1], "both_daphnes_kill": system.daphnes(),
+                 "worker_kill": ["worker:worker_00"]}[fault]
+        return await kill(system, names)
+    service, how = fault.split("_")
+    if how == "restart":
+        await stop_for(system, service, OUTAGE_S[fault])
+    else:
+        await pause(system.postgres_pids() if service == "postgres" else [system.pid(service)], OUTAGE_S[fault])
+    return None
+
+
+async def kill(system, names):
+    old = {name: system.pid(name) for name in names}
+    for pid in old.values():
+        os.kill(pid, signal.SIGKILL)
+    # Off the event loop: the clients keep working while this waits.
+    return await asyncio.to_thread(lambda: {name: system.respawned(name, pid, RESPAWN_S) for name, pid in old.items()})
+
+
+async def pause(pids, seconds):
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    await asyncio.sleep(seconds)
+    for pid in pids:
+        os.kill(pid, signal.SIGCONT)
+
+
+async def stop_for(system, name, seconds):
+    """Stop a supervised service (PostgreSQL: SIGINT, a fast shutdown), wait, start it again."""
+    await asyncio.to_thread(system.control().stopProcess, name, True)
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(system.control().startProcess, name, True)

@@ -11,18 +11,17 @@ terminal showed climbed past rung 1; the event log verifies; a killed process ra
 
 import asyncio
 import os
-import signal
 import time
 import uuid
 
 import httpx
 import pytest
 
-from bench.system import OPERATORS, Reporter, System, Terminal, token
+from bench.system import FAULTS, OPERATORS, RESPAWN_S, Reporter, System, Terminal, strike, token
 
 pytestmark = pytest.mark.live
 
-REPORTS, INTERVAL_S, FAULT_AT_S, RESPAWN_S = 100, 0.2, 4.0, 5.0
+REPORTS, INTERVAL_S, FAULT_AT_S = 100, 0.2, 4.0
 # While Redis or PostgreSQL is away every request is still answered: the server waits at most
 # DB_POOL_TIMEOUT_S (2 s) for a connection; the rest is room for a busy 2-core machine that also runs
 # the clients (one answer measured 2.56 s there).
@@ -51,64 +50,6 @@ def alive(pid):
         return False
 
 
-async def kill(system, *names):
-    """SIGKILL these processes; return, per process, the seconds until it ran again (None: not within RESPAWN_S)."""
-    old = {name: system.pid(name) for name in names}
-    for pid in old.values():
-        os.kill(pid, signal.SIGKILL)
-    # Off the event loop: the clients keep working while this waits.
-    return await asyncio.to_thread(lambda: {name: system.respawned(name, pid, RESPAWN_S) for name, pid in old.items()})
-
-
-async def pause(pids, seconds):
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    await asyncio.sleep(seconds)
-    for pid in pids:
-        os.kill(pid, signal.SIGCONT)
-
-
-async def stop_for(system, name, seconds):
-    await asyncio.to_thread(system.control().stopProcess, name, True)
-    await asyncio.sleep(seconds)
-    await asyncio.to_thread(system.control().startProcess, name, True)
-
-
-async def fault_daphne(system):
-    return await kill(system, system.daphnes()[0])
-
-
-async def fault_worker(system):
-    return await kill(system, "worker:worker_00")
-
-
-async def fault_both_daphnes(system):
-    return await kill(system, *system.daphnes())
-
-
-async def fault_redis_restart(system):
-    await stop_for(system, "redis", 10)  # started again empty: nothing is persisted
-
-
-async def fault_redis_pause(system):
-    await pause([system.pid("redis")], 10)
-
-
-async def fault_postgres_restart(system):
-    await stop_for(system, "postgres", 5)  # supervisord stops it with SIGINT: a fast shutdown
-
-
-async def fault_postgres_pause(system):
-    await pause(system.postgres_pids(), 10)
-
-
-FAULTS = {
-    "daphne_kill": fault_daphne, "worker_kill": fault_worker, "both_daphnes_kill": fault_both_daphnes,
-    "redis_restart": fault_redis_restart, "redis_pause": fault_redis_pause,
-    "postgres_restart": fault_postgres_restart, "postgres_pause": fault_postgres_pause,
-}
-
-
 async def exercise(system, case):
     """Run one case; return what the assertions need."""
     async with httpx.AsyncClient() as client:
@@ -120,7 +61,7 @@ async def exercise(system, case):
         reporter = Reporter(client, system.base, keys["dispatcher"], f"{case}-{uuid.uuid4().hex[:8]}")
         sending = asyncio.create_task(reporter.run(REPORTS, INTERVAL_S))
         await asyncio.sleep(FAULT_AT_S)
-        respawns = await FAULTS[case](system)
+        respawns = await strike(system, case)
         await sending
         tickets = {t["id"]: t for body in reporter.stored.values() for t in body["tickets"]}
         await until(lambda: all(ticket_id in seen_by(terminals) for ticket_id in tickets), DRAIN_S)
@@ -154,7 +95,7 @@ async def until(condition, timeout):
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("case", list(FAULTS))
+@pytest.mark.parametrize("case", FAULTS)
 def test_a_single_fault_loses_nothing_duplicates_nothing_and_raises_no_false_alarm(system, case):
     reporter, tickets, terminals, console, respawns, now = asyncio.run(exercise(system, case))
     assert len(reporter.stored) == REPORTS, f"reports never stored: {REPORTS - len(reporter.stored)}"

@@ -36,8 +36,8 @@ from dispatch.errors import Invalid
 from dispatch.management.commands.load_sample_city import ensure_demo_users
 from dispatch.services import user_add
 from tests.conftest import ROOT, password_of
-from tests.test_live_stream import database_url_for_tests
 from tests.second_factor import verified_login
+from tests.test_live_stream import database_url_for_tests
 from tests.test_stream import communicator
 
 API = "/api/v1"

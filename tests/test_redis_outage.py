@@ -17,8 +17,8 @@ import pytest
 import redis
 import websockets
 from django.db import connection
-from api.tokens import token_issue
 
+from api.tokens import token_issue
 from config.processes import daphne_command, free_port, wait_listening
 from dispatch.models import Event, Ticket
 from tests.conftest import ROOT
