@@ -34,13 +34,19 @@ def checkpoints_keyring(public_keys: str | None = None) -> dict:
     return keyring
 
 
+def checkpoint_point(row: dict) -> dict:
+    """Return a table row (its values) as the file holds it: v1 without the audit's head, v2 with it."""
+    point = {name: row[name] for name in signing.FIELDS}
+    point["signed_at"] = signing.iso(row["signed_at"])
+    if row.get("audit_seq") is not None:
+        point.update(audit_seq=row["audit_seq"], audit_hash=row["audit_hash"])
+    return point
+
+
 def checkpoints_table() -> list[dict]:
     """Return the table's checkpoints in seq order, each as the file would hold it."""
-    rows = Checkpoint.objects.order_by("seq").values_list("seq", "hash", "signed_at", "key_id", "signature")
-    return [
-        {"seq": seq, "hash": hash, "signed_at": signing.iso(signed_at), "key_id": key_id, "signature": signature}
-        for seq, hash, signed_at, key_id, signature in rows.iterator(chunk_size=5000)
-    ]
+    rows = Checkpoint.objects.order_by("seq").values(*signing.FIELDS_V2)
+    return [checkpoint_point(row) for row in rows.iterator(chunk_size=5000)]
 
 
 def checkpoints_signed(*, keyring: dict) -> tuple[dict[int, dict], Broken | None]:

@@ -17,7 +17,8 @@ from django.db import transaction
 
 from dispatch import signing
 from dispatch.models import Checkpoint, EventHead
-from dispatch.selectors.checkpoints import checkpoints_file
+from dispatch.selectors.checkpoints import checkpoint_point, checkpoints_file
+from dispatch.services.audit import audit_head
 
 log = logging.getLogger("dispatch.checkpoints")
 
@@ -40,7 +41,9 @@ def checkpoint_sign_due(*, now: datetime) -> Checkpoint | None:
         head = EventHead.objects.select_for_update().get(pk=1)
         if not _due(head.seq, _last_checkpoint(), now):
             return None  # another worker signed it meanwhile
-        point = signing.checkpoint_sign(signing.key_load(key_path), seq=head.seq, hash=head.last_hash, signed_at=now)
+        audit_seq, audit_hash = audit_head()  # v2: the security audit's committed head too
+        point = signing.checkpoint_sign(signing.key_load(key_path), seq=head.seq, hash=head.last_hash, signed_at=now,
+                                        audit_seq=audit_seq, audit_hash=audit_hash)
         checkpoint = Checkpoint.objects.create(**{**point, "signed_at": now})
     checkpoints_copy()
     return checkpoint
@@ -54,8 +57,8 @@ def checkpoints_copy() -> int:
         with open(path, "a+b") as file:
             fcntl.flock(file, fcntl.LOCK_EX)  # workers on one host copy in turn, so lines stay in seq order
             torn, last = _file_tail(file)
-            points = Checkpoint.objects.filter(seq__gt=last).order_by("seq").values(*signing.FIELDS)
-            lines = [signing.checkpoint_line({**p, "signed_at": signing.iso(p["signed_at"])}) for p in points]
+            points = Checkpoint.objects.filter(seq__gt=last).order_by("seq").values(*signing.FIELDS_V2)
+            lines = [signing.checkpoint_line(checkpoint_point(p)) for p in points]
             file.write((("\n" if torn else "") + "".join(lines)).encode())
             file.flush()
             os.fsync(file.fileno())
