@@ -12,6 +12,7 @@ from datetime import timedelta
 from io import StringIO
 
 import httpx
+import psycopg
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
@@ -29,6 +30,7 @@ from dispatch.security_signals import two_factor_enrolled, two_factor_failed, tw
 from dispatch.services import audit, checkpoint_sign_due, incident_report
 from realtime.threads import WsgiInThreads
 from tests.conftest import password_of
+from tests.test_db_roles import connect, roles  # noqa: F401 - the roles fixture, made by config/dbroles.py
 
 API = "/api/v1"
 LIMIT = 5
@@ -343,3 +345,28 @@ def test_export_writes_the_records_as_json_lines(signed_audit, tmp_path):
     call_command("export_audit", "--since", (timezone.now() + timedelta(days=1)).date().isoformat(), "--out", str(out),
                  stderr=StringIO())
     assert out.read_text() == ""
+
+
+# ---- the runtime role (docs/OPERATIONS.md, "Database roles") -----------------------------------
+
+def append_record(conn, username):
+    at = conn.execute("SELECT now()").fetchone()[0]
+    digest = audit.body_digest(at=at, kind="login.failed", outcome="failure", username=username, user_id=None,
+                               address="192.0.2.40", detail={})
+    conn.execute(audit.INSERT, [at, "login.failed", "failure", username, None, "192.0.2.40", "{}", digest])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_runtime_role_appends_records_numbered_at_commit_and_can_change_none(roles):
+    with connect(roles.runtime_url) as conn:
+        with conn.transaction():
+            append_record(conn, "first")
+            append_record(conn, "second")
+        for statement in ("UPDATE dispatch_securityrecord SET username = 'x'", "DELETE FROM dispatch_securityrecord",
+                          "TRUNCATE dispatch_securityrecord",
+                          "ALTER TABLE dispatch_securityrecord DISABLE TRIGGER dispatch_securityrecord_append_only",
+                          "ALTER FUNCTION dispatch_securityrecord_sequence() SECURITY INVOKER"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    assert [(r.seq, r.username) for r in SecurityRecord.objects.order_by("seq")] == [(1, "first"), (2, "second")]
+    assert verify() == "OK: 2 security records, chain intact; no signed checkpoint yet"
