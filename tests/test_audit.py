@@ -8,6 +8,7 @@ import asyncio
 import base64
 import ipaddress
 import json
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -28,7 +29,7 @@ from dispatch import signing
 from dispatch.models import Checkpoint, SecurityRecord, Ticket
 from dispatch.security_signals import two_factor_enrolled, two_factor_failed, two_factor_reset
 from dispatch.services import audit, checkpoint_sign_due, incident_report
-from realtime.threads import WsgiInThreads
+from realtime.threads import HTTP_THREADS, WsgiInThreads
 from tests.conftest import password_of
 from tests.test_db_roles import connect, roles  # noqa: F401 - the roles fixture, made by config/dbroles.py
 
@@ -197,10 +198,26 @@ def test_the_address_is_the_trusted_proxys_forwarded_one_and_never_an_untrusted_
                                        headers={"X-Forwarded-For": forwarded_for})
         assert response.status_code == 400
 
-    asyncio.run(failed_login([ipaddress.ip_network("127.0.0.1/32")], "6.6.6.6, 198.51.100.9"))
-    asyncio.run(failed_login([], "198.51.100.9"))  # no proxy configured: the header is ignored
+    try:
+        asyncio.run(failed_login([ipaddress.ip_network("127.0.0.1/32")], "6.6.6.6, 198.51.100.9"))
+        asyncio.run(failed_login([], "198.51.100.9"))  # no proxy configured: the header is ignored
+    finally:
+        close_http_threads_connections()
     assert [(r.kind, r.username, r.address) for r in SecurityRecord.objects.order_by("seq")] == [
         ("login.failed", "nobody", "198.51.100.9"), ("login.failed", "nobody", "127.0.0.1")]
+
+
+def close_http_threads_connections():
+    """Close the connection each HTTP worker thread opened, so the test database can be dropped."""
+    size = HTTP_THREADS._max_workers
+    barrier = threading.Barrier(size)  # one call on each thread: none may finish before all have started
+
+    def close():
+        connection.close()
+        barrier.wait(timeout=10)
+
+    for future in [HTTP_THREADS.submit(close) for _ in range(size)]:
+        future.result()
 
 
 # ---- append-only, chained, signed ----------------------------------------------------------------
