@@ -243,7 +243,7 @@ class Checkpoint(models.Model):
     rewrites the log and re-hashes it cannot sign a matching checkpoint without the key.
     """
 
-    seq = models.BigIntegerField(unique=True, help_text="The last event the signature covers.")
+    seq = models.BigIntegerField(help_text="The last event the signature covers.")
     hash = models.CharField(max_length=64, help_text="The chain's hash at that event.")
     signed_at = models.DateTimeField()
     key_id = models.CharField(max_length=16, help_text="SHA-256 of the raw public key, first 16 hex digits.")
@@ -252,7 +252,9 @@ class Checkpoint(models.Model):
     audit_hash = models.CharField(max_length=64, blank=True, default="", help_text="v2: the audit chain's hash there.")
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["seq", "audit_seq"]
+        # One per event seq until v2; a v2 checkpoint may sign new security records alone (the same seq).
+        constraints = [models.UniqueConstraint(fields=["seq", "audit_seq"], name="checkpoint_once_per_heads")]
 
     def __str__(self):
         return f"checkpoint at seq {self.seq}"

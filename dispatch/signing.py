@@ -101,6 +101,14 @@ def is_v2(point: dict) -> bool:
     return point.get("audit_seq") is not None
 
 
+def order_key(point: dict) -> tuple[int, int]:
+    """Return a checkpoint's place in the record: its event seq, then its audit seq (a v1 checkpoint first).
+
+    A checkpoint may sign the audit alone (no new event since the last one): same seq, a higher audit seq.
+    """
+    return point["seq"], (point["audit_seq"] if is_v2(point) else -1)
+
+
 def checkpoint_sign(key: Ed25519PrivateKey, *, seq: int, hash: str, signed_at: datetime, audit_seq: int | None = None,
                     audit_hash: str | None = None) -> dict:
     """Return a signed checkpoint of the log's head at seq (v2: and of the audit's head at audit_seq)."""
@@ -146,16 +154,16 @@ def checkpoint_fault(point: dict, keyring: dict[str, Ed25519PublicKey]) -> str |
 
 def file_read(lines, keyring) -> tuple[list[dict], int | None, str | None]:
     """Check each line of a checkpoints file; return (the checkpoints before the first bad line, its number, why)."""
-    points, previous = [], 0
+    points, previous = [], (0, -1)
     for number, line in enumerate(lines, start=1):
         point = checkpoint_parse(line)
         why = ERR_MALFORMED if point is None else checkpoint_fault(point, keyring)
-        if why is None and point["seq"] <= previous:
-            why = ERR_ORDER.format(previous=previous)
+        if why is None and order_key(point) <= previous:
+            why = ERR_ORDER.format(previous=previous[0])
         if why:
             return points, number, why
         points.append(point)
-        previous = point["seq"]
+        previous = order_key(point)
     return points, None, None
 
 

@@ -387,3 +387,24 @@ def test_the_runtime_role_appends_records_numbered_at_commit_and_can_change_none
                 conn.execute(statement)
     assert [(r.seq, r.username) for r in SecurityRecord.objects.order_by("seq")] == [(1, "first"), (2, "second")]
     assert verify() == "OK: 2 security records, chain intact; no signed checkpoint yet"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_without_new_events_are_signed_by_a_checkpoint_of_their_own(seeded, key):
+    start = timezone.now()
+    token_login("nobody", "x", REMOTE_ADDR="192.0.2.50")  # a quiet night: failed logins, no event
+    first = checkpoint_sign_due(now=start)
+    assert (first.seq, first.audit_seq) == (0, 1)  # the first comes at once
+    token_login("nobody", "y", REMOTE_ADDR="192.0.2.51")
+    assert checkpoint_sign_due(now=start + timedelta(seconds=59)) is None  # then by the interval
+    second = checkpoint_sign_due(now=start + timedelta(seconds=61))
+    assert (second.seq, second.audit_seq) == (0, 2)
+    assert checkpoint_sign_due(now=start + timedelta(seconds=600)) is None  # nothing new
+    lines = [signing.checkpoint_parse(line) for line in (key.parent / "checkpoints.jsonl").read_text().splitlines()]
+    assert [(p["seq"], p["audit_seq"]) for p in lines] == [(0, 1), (0, 2)]
+    assert verify() == "OK: 2 security records, chain intact; 2 signed checkpoints, the last at audit seq 2"
+    out = StringIO()
+    call_command("verify_events", stdout=out)
+    assert out.getvalue().strip() == "OK: 0 events, chain intact; 2 signed checkpoints, the last at seq 0"
+    as_owner("DELETE FROM dispatch_securityrecord WHERE seq = 2")
+    assert "BROKEN at audit seq 2 (deleted): the audit ends at seq 1, but seq 2 was signed at" in broken()

@@ -24,6 +24,13 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # A v2 checkpoint may sign new security records alone, at the same event seq as the one before.
+        migrations.AlterField(
+            model_name='checkpoint',
+            name='seq',
+            field=models.BigIntegerField(help_text='The last event the signature covers.'),
+        ),
+        migrations.AlterModelOptions(name='checkpoint', options={'ordering': ['seq', 'audit_seq']}),
         migrations.AddField(
             model_name='checkpoint',
             name='audit_hash',
@@ -33,6 +40,10 @@ class Migration(migrations.Migration):
             model_name='checkpoint',
             name='audit_seq',
             field=models.BigIntegerField(help_text='v2: the last security record the signature covers.', null=True),
+        ),
+        migrations.AddConstraint(
+            model_name='checkpoint',
+            constraint=models.UniqueConstraint(fields=('seq', 'audit_seq'), name='checkpoint_once_per_heads'),
         ),
         migrations.CreateModel(
             name='SecurityRecord',
