@@ -408,3 +408,26 @@ def test_records_without_new_events_are_signed_by_a_checkpoint_of_their_own(seed
     assert out.getvalue().strip() == "OK: 0 events, chain intact; 2 signed checkpoints, the last at seq 0"
     as_owner("DELETE FROM dispatch_securityrecord WHERE seq = 2")
     assert "BROKEN at audit seq 2 (deleted): the audit ends at seq 1, but seq 2 was signed at" in broken()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_stream_is_recorded_with_its_address(cast, settings):
+    from asgiref.sync import async_to_sync
+
+    from tests.test_stream import communicator
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+    async def refused():
+        ws = communicator(raw_token="not-a-token")
+        ws.scope["client"] = ["192.0.2.60", 50000]
+        await ws.connect()
+        await ws.receive_from()  # the error frame
+        code = (await ws.receive_output())["code"]
+        await ws.disconnect()
+        return code
+
+    assert async_to_sync(refused)() == 4401
+    assert [(r.kind, r.outcome, r.address) for r in SecurityRecord.objects.order_by("seq")] == [
+        ("login.failed", "failure", "192.0.2.60"), ("stream.refused", "denied", "192.0.2.60")]
+    assert SecurityRecord.objects.get(kind="stream.refused").detail["code"] == 4401
