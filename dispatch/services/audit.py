@@ -18,6 +18,7 @@ import logging
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject, empty
 from psycopg.types.json import Jsonb
 
 from dispatch.models import SecurityRecord
@@ -115,12 +116,15 @@ def security_record(*, kind: str, outcome: str, user=None, username: str = "", a
 
 
 def _resolved_user(request):
-    """Return the request's user if already known (never loads one: no query for the audit's sake)."""
-    user = request.__dict__.get("user") if hasattr(request, "__dict__") else None
-    wrapped = getattr(user, "_wrapped", user)
-    if wrapped is None or type(wrapped).__name__ == "object" or not getattr(wrapped, "is_authenticated", False):
-        return None
-    return wrapped
+    """Return the request's user if already known (never loads one: no query for the audit's sake).
+
+    DRF puts the user its authentication found on the Django request; a session's user is a lazy
+    object, used only once something has loaded it.
+    """
+    user = vars(request).get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 def audit_head() -> tuple[int, str]:

@@ -22,18 +22,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, since=None, out=None, **options):
         start = _when(since) if since else None
-        target = open(Path(out), "w", encoding="utf-8") if out else None  # noqa: SIM115 - closed below
+        lines = (_line(record) for record in audit_records(since=start))
+        if not out:
+            for line in lines:
+                self.stdout.write(line, ending="")
+            return
         count = 0
-        try:
-            for record in audit_records(since=start):
-                line = json.dumps({**record, "at": record["at"].isoformat()}, ensure_ascii=False, sort_keys=True)
-                (target.write if target else self.stdout.write)(line + "\n" if target else line)
+        with open(Path(out), "w", encoding="utf-8") as target:
+            for line in lines:
+                target.write(line)
                 count += 1
-        finally:
-            if target:
-                target.close()
-        if out:
-            self.stderr.write(f"{count} security records written to {out}")
+        self.stderr.write(f"{count} security records written to {out}")
+
+
+def _line(record):
+    return json.dumps({**record, "at": record["at"].isoformat()}, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def _when(value):
