@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from dispatch.errors import DispatchError
+from dispatch.services import audit
 
 NOT_A_FIELD = "detail"
 BODY = "body"
@@ -31,11 +32,30 @@ def api_exception_handler(exc, context):
     """Return the response for an exception in the API's one error format, or None (a 500)."""
     if isinstance(exc, DispatchError):
         set_rollback()
-        return _dispatch_error_response(exc)
-    response = exception_handler(exc, context)
-    if response is not None:
-        response.data = {"errors": field_errors(exc, response.data)}
+        response = _dispatch_error_response(exc)
+    else:
+        response = exception_handler(exc, context)
+        if response is not None:
+            response.data = {"errors": field_errors(exc, response.data)}
+    if response is not None and response.status_code in DENIALS:
+        _audit_denial(context.get("request"), response)
     return response
+
+
+DENIALS = {401, 403}  # refused for who the caller is (a 404 outside an operator's scope tells nothing and is not one)
+
+
+def _audit_denial(request, response):
+    """Record a refusal in the security audit: who, the method and path, the status and why."""
+    django_request = getattr(request, "_request", request)
+    if django_request is None:
+        return
+    messages = response.data.get("errors", {}).get(NOT_A_FIELD) if isinstance(response.data, dict) else None
+    audit.security_record(
+        kind=audit.ACCESS_DENIED, outcome=audit.DENIED, request=django_request,
+        detail={"status": response.status_code, "method": django_request.method, "path": django_request.path,
+                "reason": str(messages[0]) if messages else ""},
+    )
 
 
 def _dispatch_error_response(exc):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from api.models import ApiToken, digest
 from dispatch.errors import Invalid, NotFound
+from dispatch.services import audit
 from dispatch.roles import Role, operator_subcenter_id, user_role
 
 ERR_NOT_OPERATOR = "a device token belongs to an operator; {username!r} is not one"
@@ -43,7 +44,16 @@ def device_token_issue(*, username: str, name: str = "") -> tuple[ApiToken, str]
 def _create(**fields):
     secret = secrets.token_urlsafe(32)  # 256 bits: a plain SHA-256 digest cannot be searched backwards
     token = ApiToken.objects.create(digest=digest(secret), prefix=secret[:8], **fields)
+    # A person's token: that person logged in. A device token: whoever issued it (the admin, or the server).
+    person = token.user if token.kind == ApiToken.Kind.PERSON else None
+    audit.security_record(kind=audit.TOKEN_ISSUED, outcome=audit.SUCCESS, user=person,
+                          detail={**_described(token), "owner": token.user.get_username()})
     return token, secret
+
+
+def _described(token):
+    """What the audit keeps of a token: never its secret, only what tells it apart."""
+    return {"token_id": token.pk, "prefix": token.prefix, "token_kind": token.kind, "name": token.name}
 
 
 def token_for_secret(secret: str) -> ApiToken | None:
@@ -69,6 +79,8 @@ def token_revoke(*, token_id: int) -> bool:
         return False
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])  # post_save: this process forgets it at once
+    audit.security_record(kind=audit.TOKEN_REVOKED, outcome=audit.SUCCESS,
+                          detail={**_described(token), "owner": token.user.get_username()})
     return True
 
 

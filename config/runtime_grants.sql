@@ -12,13 +12,13 @@ DECLARE
     runtime_role text := current_setting('geodispatch.runtime_role');
     -- Append-only: read and add rows, never change or remove one. A new append-only table
     -- (checkpoints, a security audit) is one more name here.
-    append_only text[] := ARRAY['dispatch_event'];
+    append_only text[] := ARRAY['dispatch_event', 'dispatch_securityrecord'];
     -- Read only: written by migrations, or by a trigger function running as the owner.
     read_only text[] := ARRAY['dispatch_eventhead', 'django_migrations'];
     -- Trigger functions that write what the runtime role may not (the sequencer numbers each new
     -- event and moves the head): they run with the owner's rights and a fixed search_path, so
     -- no table or function of someone else's can stand in for ours.
-    definers text[] := ARRAY['dispatch_event_sequence()'];
+    definers text[] := ARRAY['dispatch_event_sequence()', 'dispatch_securityrecord_sequence()'];
     entry text;
     item record;
 BEGIN

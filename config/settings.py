@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The request being served, for the security audit's records written without one.
+    "api.audit.AuditRequestMiddleware",
     "config.csp.SiteCSPMiddleware",
     # Above the session and auth middleware: their database calls are answered 503 too.
     "api.outage.DatabaseOutageMiddleware",

@@ -243,17 +243,50 @@ class Checkpoint(models.Model):
     rewrites the log and re-hashes it cannot sign a matching checkpoint without the key.
     """
 
-    seq = models.BigIntegerField(unique=True, help_text="The last event the signature covers.")
+    seq = models.BigIntegerField(help_text="The last event the signature covers.")
     hash = models.CharField(max_length=64, help_text="The chain's hash at that event.")
     signed_at = models.DateTimeField()
     key_id = models.CharField(max_length=16, help_text="SHA-256 of the raw public key, first 16 hex digits.")
     signature = models.CharField(max_length=88, help_text="Ed25519, base64.")
+    audit_seq = models.BigIntegerField(null=True, help_text="v2: the last security record the signature covers.")
+    audit_hash = models.CharField(max_length=64, blank=True, default="", help_text="v2: the audit chain's hash there.")
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["seq", "audit_seq"]
+        # One per event seq until v2; a v2 checkpoint may sign new security records alone (the same seq).
+        constraints = [models.UniqueConstraint(fields=["seq", "audit_seq"], name="checkpoint_once_per_heads")]
 
     def __str__(self):
         return f"checkpoint at seq {self.seq}"
+
+
+class SecurityRecord(models.Model):
+    """One security audit record (安全审计记录): who, when, from where, what, with what outcome.
+
+    Append-only and hash-chained like the event log: written by dispatch/services/audit.py with one
+    INSERT; at commit a deferred trigger (dispatch/sql/audit_sequencer.sql) numbers it and chains
+    hash = sha256("<prev_hash>:<seq>:<body_hash>"); a guard refuses every other UPDATE and DELETE.
+    The signed checkpoints (v2) cover the chain's head.
+    """
+
+    seq = models.BigIntegerField(unique=True, null=True, help_text="Given at commit, in commit order.")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=32, help_text="What happened: login, login.failed, token.issued, …")
+    outcome = models.CharField(max_length=16, help_text="success, failure, locked, refused, denied")
+    username = models.CharField(max_length=150, blank=True, help_text="Who: the account, as typed for a failed login.")
+    user_id = models.BigIntegerField(null=True, blank=True, help_text="Who: the account's id, when known.")
+    address = models.CharField(max_length=64, blank=True, help_text="From where: the client's address; empty on the server.")
+    detail = models.JSONField(default=dict, blank=True)
+    body_hash = models.CharField(max_length=64, default="", help_text="SHA-256 of the content.")
+    prev_hash = models.CharField(max_length=64, default="")
+    hash = models.CharField(max_length=64, default="")
+
+    class Meta:
+        ordering = ["seq", "id"]
+        indexes = [models.Index(fields=["at"], name="securityrecord_at")]
+
+    def __str__(self):
+        return f"{self.seq} {self.kind} {self.username} {self.outcome}"
 
 
 class Terminal(models.Model):

@@ -7,7 +7,10 @@ Django starts (config/stack.py), and an auditor checks an exported file without 
 
 A checkpoint is one JSON object {seq, hash, signed_at, key_id, signature}; the signature covers
 the canonical text "geodispatch-checkpoint:v1:<seq>:<hash>:<signed_at>:<key_id>" (UTF-8), so
-`openssl pkeyutl -verify -rawin` can check it too.
+`openssl pkeyutl -verify -rawin` can check it too. Version 2 adds the security audit's head,
+{…, audit_seq, audit_hash}, signed as
+"geodispatch-checkpoint:v2:<seq>:<hash>:<audit_seq>:<audit_hash>:<signed_at>:<key_id>"; a v1
+checkpoint (no audit fields) still verifies as v1.
 """
 
 import base64
@@ -23,7 +26,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 PREFIX = "geodispatch-checkpoint:v1"
+PREFIX_V2 = "geodispatch-checkpoint:v2"
 FIELDS = ("seq", "hash", "signed_at", "key_id", "signature")
+AUDIT_FIELDS = ("audit_seq", "audit_hash")
+FIELDS_V2 = FIELDS + AUDIT_FIELDS
+SIGNED = ("seq", "hash", "signed_at", "key_id")
 PEM_BEGIN = "-----BEGIN PUBLIC KEY-----"
 
 ERR_MALFORMED = "it is not a checkpoint (a line edited or torn)"
@@ -81,21 +88,41 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical(*, seq: int, hash: str, signed_at: str, key_id: str) -> bytes:
-    """Return the text a checkpoint's signature covers."""
+def canonical(*, seq: int, hash: str, signed_at: str, key_id: str, audit_seq: int | None = None,
+              audit_hash: str | None = None) -> bytes:
+    """Return the text a checkpoint's signature covers: v2 with the audit's head, v1 without."""
+    if audit_seq is not None:
+        return f"{PREFIX_V2}:{seq}:{hash}:{audit_seq}:{audit_hash}:{signed_at}:{key_id}".encode()
     return f"{PREFIX}:{seq}:{hash}:{signed_at}:{key_id}".encode()
 
 
-def checkpoint_sign(key: Ed25519PrivateKey, *, seq: int, hash: str, signed_at: datetime) -> dict:
-    """Return a signed checkpoint of the log's head at seq."""
+def is_v2(point: dict) -> bool:
+    """Tell whether a checkpoint signs the security audit's head too."""
+    return point.get("audit_seq") is not None
+
+
+def order_key(point: dict) -> tuple[int, int]:
+    """Return a checkpoint's place in the record: its event seq, then its audit seq (a v1 checkpoint first).
+
+    A checkpoint may sign the audit alone (no new event since the last one): same seq, a higher audit seq.
+    """
+    return point["seq"], (point["audit_seq"] if is_v2(point) else -1)
+
+
+def checkpoint_sign(key: Ed25519PrivateKey, *, seq: int, hash: str, signed_at: datetime, audit_seq: int | None = None,
+                    audit_hash: str | None = None) -> dict:
+    """Return a signed checkpoint of the log's head at seq (v2: and of the audit's head at audit_seq)."""
     point = {"seq": seq, "hash": hash, "signed_at": iso(signed_at), "key_id": key_id(key.public_key())}
+    if audit_seq is not None:
+        point.update(audit_seq=audit_seq, audit_hash=audit_hash)
     point["signature"] = base64.b64encode(key.sign(canonical(**point))).decode()
     return point
 
 
 def checkpoint_line(point: dict) -> str:
     """Return a checkpoint as one line of the checkpoints file."""
-    return json.dumps({name: point[name] for name in FIELDS}, sort_keys=True, separators=(",", ":")) + "\n"
+    fields = FIELDS_V2 if is_v2(point) else FIELDS
+    return json.dumps({name: point[name] for name in fields}, sort_keys=True, separators=(",", ":")) + "\n"
 
 
 def checkpoint_parse(line: str) -> dict | None:
@@ -104,7 +131,9 @@ def checkpoint_parse(line: str) -> dict | None:
         point = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(point, dict) or sorted(point) != sorted(FIELDS) or type(point["seq"]) is not int:
+    if not isinstance(point, dict) or sorted(point) not in (sorted(FIELDS), sorted(FIELDS_V2)):
+        return None
+    if type(point["seq"]) is not int or ("audit_seq" in point and type(point["audit_seq"]) is not int):
         return None
     return point
 
@@ -116,7 +145,7 @@ def checkpoint_fault(point: dict, keyring: dict[str, Ed25519PublicKey]) -> str |
         return ERR_UNKNOWN_KEY.format(key_id=point["key_id"])
     try:
         signature = base64.b64decode(point["signature"], validate=True)
-        fields = {name: point[name] for name in ("seq", "hash", "signed_at", "key_id")}
+        fields = {name: point[name] for name in (SIGNED + AUDIT_FIELDS if is_v2(point) else SIGNED)}
         public.verify(signature, canonical(**fields))
     except (InvalidSignature, ValueError):
         return ERR_SIGNATURE.format(key_id=point["key_id"])
@@ -125,16 +154,16 @@ def checkpoint_fault(point: dict, keyring: dict[str, Ed25519PublicKey]) -> str |
 
 def file_read(lines, keyring) -> tuple[list[dict], int | None, str | None]:
     """Check each line of a checkpoints file; return (the checkpoints before the first bad line, its number, why)."""
-    points, previous = [], 0
+    points, previous = [], (0, -1)
     for number, line in enumerate(lines, start=1):
         point = checkpoint_parse(line)
         why = ERR_MALFORMED if point is None else checkpoint_fault(point, keyring)
-        if why is None and point["seq"] <= previous:
-            why = ERR_ORDER.format(previous=previous)
+        if why is None and order_key(point) <= previous:
+            why = ERR_ORDER.format(previous=previous[0])
         if why:
             return points, number, why
         points.append(point)
-        previous = point["seq"]
+        previous = order_key(point)
     return points, None, None
 
 

@@ -20,6 +20,7 @@ from dispatch import services
 from dispatch.errors import DispatchError
 from dispatch.roles import Role
 from dispatch.selectors import stream
+from dispatch.services import audit
 from realtime import frames
 from realtime.auth import LockedOut, origin_allowed, still_allowed, who
 from realtime.hub import DATABASE_DOWN, encode, hub_beat, hub_database_down, hub_join, hub_leave
@@ -33,6 +34,7 @@ CLOSE_ABUSE = 4408
 CLOSE_UNAVAILABLE = 4503  # the database could not be read to open the stream: reconnect later
 ERR_DATABASE_DOWN = "database unavailable (数据库不可用); the action was not applied, send it again later"
 CLOSE_LOCKED_OUT = 4429
+AUDITED_REFUSALS = {CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_LOCKED_OUT}  # the security audit records these
 CREDENTIALS_RECHECK_S = 1.0  # a revoked token or a deactivated user is refused at its next frame after this
 BAD_FRAMES_ALLOWED = 20  # within BAD_FRAME_WINDOW_S; then the connection is closed
 BAD_FRAME_WINDOW_S = 60
@@ -95,6 +97,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def refuse(self, code, field, message):
         await self.send_json(frames.error(code=code, message=message, field=field))
         await self.close(code=code, reason=message)
+        if code in AUDITED_REFUSALS:  # after the close: the refused client never waits on the audit
+            await on_stream_thread(audit.security_record)(
+                kind=audit.STREAM_REFUSED, outcome=audit.DENIED, user=getattr(self, "user", None),
+                address=str((self.scope.get("client") or [""])[0] or ""),
+                detail={"code": code, "reason": message, "path": self.scope.get("path", "")},
+            )
 
     def since(self):
         raw = parse_qs(self.scope.get("query_string", b"").decode()).get("since", [None])[0]

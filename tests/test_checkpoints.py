@@ -120,7 +120,9 @@ def test_each_checkpoint_is_in_the_table_and_the_file_signed_over_its_canonical_
     point = signing.checkpoint_parse(lines[-1])
     assert point["hash"] == head.last_hash == log[-1].hash
     public = signing.key_load(key).public_key()
-    text = f"geodispatch-checkpoint:v1:18:{head.last_hash}:{point['signed_at']}:{signing.key_id(public)}"
+    # v2 (the security audit's head beside the log's): none yet here, so audit seq 0 and the genesis hash
+    assert (point["audit_seq"], point["audit_hash"]) == (0, GENESIS)
+    text = f"geodispatch-checkpoint:v2:18:{head.last_hash}:0:{GENESIS}:{point['signed_at']}:{signing.key_id(public)}"
     public.verify(base64.b64decode(point["signature"]), text.encode())
 
 

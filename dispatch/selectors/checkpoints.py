@@ -34,17 +34,24 @@ def checkpoints_keyring(public_keys: str | None = None) -> dict:
     return keyring
 
 
+def checkpoint_point(row: dict) -> dict:
+    """Return a table row (its values) as the file holds it: v1 without the audit's head, v2 with it."""
+    point = {name: row[name] for name in signing.FIELDS}
+    point["signed_at"] = signing.iso(row["signed_at"])
+    if row.get("audit_seq") is not None:
+        point.update(audit_seq=row["audit_seq"], audit_hash=row["audit_hash"])
+    return point
+
+
 def checkpoints_table() -> list[dict]:
     """Return the table's checkpoints in seq order, each as the file would hold it."""
-    rows = Checkpoint.objects.order_by("seq").values_list("seq", "hash", "signed_at", "key_id", "signature")
-    return [
-        {"seq": seq, "hash": hash, "signed_at": signing.iso(signed_at), "key_id": key_id, "signature": signature}
-        for seq, hash, signed_at, key_id, signature in rows.iterator(chunk_size=5000)
-    ]
+    rows = Checkpoint.objects.order_by("seq").values(*signing.FIELDS_V2)
+    return [checkpoint_point(row) for row in rows.iterator(chunk_size=5000)]
 
 
-def checkpoints_signed(*, keyring: dict) -> tuple[dict[int, dict], Broken | None]:
-    """Return the genuine checkpoints by seq, or the first one forged, altered, or missing from the file or the table.
+def checkpoints_signed(*, keyring: dict) -> tuple[dict[tuple[int, int], dict], Broken | None]:
+    """Return the genuine checkpoints by (seq, audit seq) (signing.order_key), or the first one forged, altered,
+    or missing from the file or the table.
 
     The file, when there is one, must hold every checkpoint of the table except those signed
     after its last line (a worker stopped between the commit and the copy; the next one copies).
@@ -55,14 +62,19 @@ def checkpoints_signed(*, keyring: dict) -> tuple[dict[int, dict], Broken | None
     in_file, broken = _file_points(path, keyring) if path.exists() else ({}, None)
     if broken:
         return {}, broken
-    in_table = {point["seq"]: point for point in checkpoints_table()}
-    file_last = max(in_file, default=0)
-    for seq in sorted(in_file.keys() | in_table.keys()):
-        why = _disagreement(in_file.get(seq), in_table.get(seq), file_last, keyring)
+    in_table = {signing.order_key(point): point for point in checkpoints_table()}
+    file_last = max(in_file, default=(-1, -1))
+    for key in sorted(in_file.keys() | in_table.keys()):
+        why = _disagreement(in_file.get(key), in_table.get(key), file_last, keyring)
         if why:  # the file is the reference: a fault is the table's unless the table lacks the checkpoint
             where = "file" if why == ERR_NOT_IN_TABLE else "table"
-            return {}, Broken(f"the checkpoint at seq {seq} (in the {where})", why)
+            return {}, Broken(f"the checkpoint at seq {key[0]} (in the {where})", why)
     return in_file | in_table, None
+
+
+def checkpoints_by_seq(checkpoints: dict[tuple[int, int], dict]) -> dict[int, dict]:
+    """Return the checkpoints by the event seq they sign (the latest of those that sign the same one)."""
+    return {key[0]: point for key, point in sorted(checkpoints.items())}
 
 
 def _file_points(path, keyring):
@@ -70,13 +82,13 @@ def _file_points(path, keyring):
         points, bad, why = signing.file_read(lines, keyring)
     if bad is not None:
         return {}, Broken(f"line {bad} of {path}", why)
-    return {point["seq"]: point for point in points}, None
+    return {signing.order_key(point): point for point in points}, None
 
 
 def _disagreement(in_file, in_table, file_last, keyring):
     if in_table is None:
         return ERR_NOT_IN_TABLE
     if in_file is None:  # only the table's: check its signature here, and that the file is merely behind
-        behind = in_table["seq"] > file_last
+        behind = signing.order_key(in_table) > file_last
         return signing.checkpoint_fault(in_table, keyring) or (None if behind else ERR_NOT_IN_FILE)
     return None if in_file == in_table else (signing.checkpoint_fault(in_table, keyring) or ERR_DIFFERS)

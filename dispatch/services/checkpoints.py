@@ -14,10 +14,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from dispatch import signing
 from dispatch.models import Checkpoint, EventHead
-from dispatch.selectors.checkpoints import checkpoints_file
+from dispatch.selectors.checkpoints import checkpoint_point, checkpoints_file
+from dispatch.services.audit import audit_head
 
 log = logging.getLogger("dispatch.checkpoints")
 
@@ -33,14 +35,17 @@ def checkpoint_sign_due(*, now: datetime) -> Checkpoint | None:
     if not key_path.exists():
         _warn_once(f"no event signing key at {key_path}: the event log is not being signed")
         return None
-    if not _due(EventHead.objects.values_list("seq", flat=True).get(pk=1), _last_checkpoint(), now):
+    heads = EventHead.objects.values_list("seq", flat=True).get(pk=1), audit_head()[0]
+    if not _due(*heads, _last_checkpoint(), now):
         return None  # checked without a lock first: most passes end here
     with transaction.atomic():
         # The head's row lock: checkpoints are signed one at a time, in seq order, of a committed head.
         head = EventHead.objects.select_for_update().get(pk=1)
-        if not _due(head.seq, _last_checkpoint(), now):
+        audit_seq, audit_hash = audit_head()  # v2: the security audit's committed head too
+        if not _due(head.seq, audit_seq, _last_checkpoint(), now):
             return None  # another worker signed it meanwhile
-        point = signing.checkpoint_sign(signing.key_load(key_path), seq=head.seq, hash=head.last_hash, signed_at=now)
+        point = signing.checkpoint_sign(signing.key_load(key_path), seq=head.seq, hash=head.last_hash, signed_at=now,
+                                        audit_seq=audit_seq, audit_hash=audit_hash)
         checkpoint = Checkpoint.objects.create(**{**point, "signed_at": now})
     checkpoints_copy()
     return checkpoint
@@ -53,9 +58,10 @@ def checkpoints_copy() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+b") as file:
             fcntl.flock(file, fcntl.LOCK_EX)  # workers on one host copy in turn, so lines stay in seq order
-            torn, last = _file_tail(file)
-            points = Checkpoint.objects.filter(seq__gt=last).order_by("seq").values(*signing.FIELDS)
-            lines = [signing.checkpoint_line({**p, "signed_at": signing.iso(p["signed_at"])}) for p in points]
+            torn, (last, last_audit) = _file_tail(file)
+            after = Q(seq__gt=last) | Q(seq=last, audit_seq__gt=last_audit)  # an audit-only checkpoint keeps the seq
+            points = Checkpoint.objects.filter(after).order_by("id").values(*signing.FIELDS_V2)
+            lines = [signing.checkpoint_line(checkpoint_point(p)) for p in points]
             file.write((("\n" if torn else "") + "".join(lines)).encode())
             file.flush()
             os.fsync(file.fileno())
@@ -66,16 +72,18 @@ def checkpoints_copy() -> int:
 
 
 def _last_checkpoint():
-    return Checkpoint.objects.order_by("-seq").only("seq", "signed_at").first()
+    return Checkpoint.objects.order_by("-id").only("seq", "audit_seq", "signed_at").first()  # signed in order
 
 
-def _due(head_seq, last, now):
+def _due(head_seq, audit_seq, last, now):
+    """Due when there are new events or new security records: at once for the first, then by interval or count."""
     if last is None:
-        return head_seq > 0
-    if head_seq <= last.seq:
+        return head_seq > 0 or audit_seq > 0
+    new_events, new_records = head_seq - last.seq, audit_seq - (last.audit_seq or 0)
+    if new_events <= 0 and new_records <= 0:
         return False
     elapsed = (now - last.signed_at).total_seconds()
-    return head_seq - last.seq >= settings.CHECKPOINT_EVERY or elapsed >= settings.CHECKPOINT_INTERVAL_S
+    return new_events >= settings.CHECKPOINT_EVERY or elapsed >= settings.CHECKPOINT_INTERVAL_S
 
 
 def _file_tail(file):
@@ -87,8 +95,8 @@ def _file_tail(file):
     for line in reversed(tail.splitlines()):
         point = signing.checkpoint_parse(line)
         if point is not None:
-            return torn, point["seq"]
-    return torn, 0
+            return torn, signing.order_key(point)
+    return torn, (-1, -1)
 
 
 @functools.cache

@@ -4,7 +4,8 @@ The ORM serves everywhere else. These are the hot paths, where compiling a query
 CPU than running it (bench/README.md), and the aggregates the ORM cannot say. Each one's
 query count is pinned in tests/test_query_counts.py. The event sequencer, a trigger, lives
 beside this file in event_sequencer.sql (read by migration 0009); the checkpoints' guard in
-checkpoint_guard.sql (migration 0011).
+checkpoint_guard.sql (migration 0011); the security audit's sequencer and guard in
+audit_sequencer.sql (migration 0012).
 """
 
 from pathlib import Path

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from dispatch.events import verify_chain
-from dispatch.selectors.checkpoints import checkpoints_keyring, checkpoints_signed
+from dispatch.selectors.checkpoints import checkpoints_by_seq, checkpoints_keyring, checkpoints_signed
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         checkpoints, broken = checkpoints_signed(keyring=checkpoints_keyring(public_key))
         checked = 0
         if broken is None:
-            checked, broken = verify_chain(checkpoints=checkpoints)
+            checked, broken = verify_chain(checkpoints=checkpoints_by_seq(checkpoints))
         if broken is not None:
             raise CommandError(f"BROKEN at {broken.where}: {broken.why}", returncode=1)
         self.stdout.write(f"OK: {checked} events, chain intact; {_signed_part(checkpoints)}")
@@ -31,4 +31,4 @@ class Command(BaseCommand):
 def _signed_part(checkpoints):
     if not checkpoints:
         return "no signed checkpoint yet"
-    return f"{len(checkpoints)} signed checkpoints, the last at seq {max(checkpoints)}"
+    return f"{len(checkpoints)} signed checkpoints, the last at seq {max(checkpoints)[0]}"
