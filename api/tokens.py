@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from api.models import ApiToken, digest
 from dispatch.errors import Invalid, NotFound
-from dispatch.services import audit
 from dispatch.roles import Role, operator_subcenter_id, user_role
+from dispatch.services import audit
 
 ERR_NOT_OPERATOR = "a device token belongs to an operator; {username!r} is not one"
 ERR_NO_USER = "no user {username!r}"

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dispatch.roles import two_factor_required
+from dispatch.security_signals import two_factor_enrolled, two_factor_failed, two_factor_reset
 
 __all__ = [
     "two_factor_required", "two_factor_enrolled", "two_factor_failed", "two_factor_reset", "two_factor_verified",
@@ -28,10 +29,10 @@ __all__ = [
     "wait_seconds", "is_locked_out", "RECOVERY_CODES",
 ]
 
-two_factor_enrolled = Signal()  # user, request: a TOTP device confirmed, recovery codes issued
 two_factor_verified = Signal()  # user, request, device: a login's second factor accepted
-two_factor_failed = Signal()  # user, request, where: a wrong, replayed or throttled code
-two_factor_reset = Signal()  # user, request, by: every device of the user deleted
+# two_factor_enrolled (user, request: a TOTP device confirmed, recovery codes issued),
+# two_factor_failed (user, request, where: a wrong, replayed or throttled code) and two_factor_reset
+# (user, request, by: every device deleted) are the audit's (dispatch.security_signals): sent here.
 
 RECOVERY_CODES = 10
 ENROLMENT = "enrolment"  # the name of a TOTP device not confirmed yet
