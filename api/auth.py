@@ -29,7 +29,7 @@ class TokenView(ApiView):
 
     @extend_schema(
         operation_id="auth_token", request=s.TokenIn, auth=[],
-        responses={200: shapes.TokenOut, 400: ERRORS[400], 413: ERRORS[413]},
+        responses={200: shapes.TokenOut, **{code: ERRORS[code] for code in (400, 413, 415, 429, 503)}},
     )
     def post(self, request):
         """Return the caller's API token (the same one until it is revoked)."""
