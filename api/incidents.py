@@ -19,7 +19,9 @@ IDEMPOTENCY_MAX = 128
 ERR_IDEMPOTENCY_KEY = f"an {IDEMPOTENCY_HEADER} is 1 to {IDEMPOTENCY_MAX} printable ASCII characters"
 
 # Printable ASCII without surrounding spaces (HTTP drops them), as idempotency_key() checks.
-IDEMPOTENCY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_MAX, "pattern": "^[!-~](?:[ -~]*[!-~])?$"}
+IDEMPOTENCY_SCHEMA = {
+    "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_MAX, "pattern": "^[!-~](?:[ -~]*[!-~])?$",
+}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, OpenApiParameter.HEADER,
     description="A retry with the same key returns the first result (200) and creates nothing; "
