@@ -166,8 +166,10 @@ class CommaListField(serializers.Field):
         if self.choices is not None:
             unknown = [str(v) for v in values if v not in self.choices]
             if unknown or not re.fullmatch(self.pattern, str(data)):  # e.g. a digit of another script
-                message = ERR_UNKNOWN_CHOICE.format(values=", ".join(unknown) or data, choices=", ".join(map(str, self.choices)))
-                raise serializers.ValidationError(message)
+                choices = ", ".join(map(str, self.choices))
+                raise serializers.ValidationError(
+                    ERR_UNKNOWN_CHOICE.format(values=", ".join(unknown) or data, choices=choices)
+                )
         return values
 
     def to_representation(self, value):
