@@ -41,7 +41,6 @@ REASON_MAX = 2000
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
 ERR_NUL_IN_TEXT = "must not contain a NUL character"
-SLUG = r"[-a-zA-Z0-9_]+"
 
 
 class StrictSerializer(serializers.Serializer):
