@@ -61,7 +61,7 @@ class TokenView(ApiView):
 
     @extend_schema(
         operation_id="auth_token", request=s.TokenIn, auth=[],
-        responses={200: shapes.TokenOut, 400: ERRORS[400], 413: ERRORS[413], 429: LOCKED},
+        responses={200: shapes.TokenOut, **{code: ERRORS[code] for code in (400, 413, 415, 503)}, 429: LOCKED},
     )
     def post(self, request):
         """Return a new API token, shown this once; it expires after TOKEN_TTL seconds.

@@ -19,13 +19,19 @@ ERRORS = {
         404: "missing, or outside the caller's scope",
         409: "the current state forbids it; `status` is the current status",
         413: "the body is over 64 KB",
+        415: "the body is not JSON (Content-Type: application/json)",
+        429: "too many attempts; try again after Retry-After seconds",
+        503: "the database is unavailable; try again after Retry-After seconds",
     }.items()
 }
+# Any call may be refused (a NUL in its query) or meet a database outage; every POST reads a JSON body.
+ALWAYS = (400, 401, 403, 503)
+POST = (400, 413, 415)
 
 
 def errors(*codes):
-    """Return the documented error responses for these status codes."""
-    return {code: ERRORS[code] for code in (401, 403, *codes)}
+    """Return the documented error responses for these status codes, and those any call may get."""
+    return {code: ERRORS[code] for code in sorted({*ALWAYS, *codes})}
 
 
 class ApiView(APIView):

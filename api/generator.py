@@ -42,11 +42,42 @@ HEALTH_PATHS = {
 }
 
 
+RETRY_AFTER = {
+    "Retry-After": {"required": True, "description": "seconds to wait before trying again",
+                    "schema": {"type": "integer", "minimum": 0}},
+}
+RETRY_CODES = ("429", "503")
+
+
 class ApiSchemaGenerator(SchemaGenerator):
     """The project's generator: DRF views, plus the health checks, which are plain Django views."""
 
     def get_schema(self, request=None, public=False):
         schema = super().get_schema(request=request, public=public)
+        for operation in _operations(schema):
+            _say_blank_queries_are_omitted(operation)
+            _say_retry_after(operation)
         paths = {**schema.get("paths", {}), **HEALTH_PATHS}
         schema["paths"] = dict(sorted(paths.items()))
         return schema
+
+
+def _operations(schema):
+    return [op for item in schema.get("paths", {}).values() for op in item.values() if isinstance(op, dict)]
+
+
+def _say_blank_queries_are_omitted(operation):
+    """Mark optional query parameters `allowEmptyValue`: DRF reads `?name=` as not given.
+
+    A parameter with a pattern (bbox, the comma lists) lets the pattern decide about the empty string.
+    """
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "query" and not parameter.get("required") and "pattern" not in parameter["schema"]:
+            parameter["allowEmptyValue"] = True
+
+
+def _say_retry_after(operation):
+    """Document the Retry-After header that comes with every 429 and 503."""
+    for code, response in operation.get("responses", {}).items():
+        if code in RETRY_CODES:
+            response["headers"] = {**response.get("headers", {}), **RETRY_AFTER}

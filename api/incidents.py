@@ -1,6 +1,5 @@
 """Incidents over REST: report, list as GeoJSON, one with its timeline, assign, close, nearby."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -8,7 +7,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api import shapes
-from api.base import ApiView, errors
+from api.base import POST, ApiView, errors
 from api.permissions import DISPATCHERS, EVERYONE
 from dispatch import selectors, services
 from dispatch.errors import Invalid
@@ -19,8 +18,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_MAX = 128
 ERR_IDEMPOTENCY_KEY = f"an {IDEMPOTENCY_HEADER} is 1 to {IDEMPOTENCY_MAX} printable ASCII characters"
 
+# Printable ASCII without surrounding spaces (HTTP drops them), as idempotency_key() checks.
+IDEMPOTENCY_SCHEMA = {
+    "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_MAX, "pattern": "^[!-~](?:[ -~]*[!-~])?$",
+}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+    IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, OpenApiParameter.HEADER,
     description="A retry with the same key returns the first result (200) and creates nothing; "
     "the same key with a different body is refused (409).",
 )
@@ -50,7 +53,7 @@ class IncidentsView(ApiView):
 
     @extend_schema(
         operation_id="incidents_list", parameters=[s.IncidentListQuery],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON FeatureCollection; "
+        responses={200: OpenApiResponse(shapes.IncidentCollectionOut, description="a GeoJSON FeatureCollection; "
                    "each feature's properties are the incident's fields"), **errors(400)},
     )
     def get(self, request):
@@ -61,7 +64,7 @@ class IncidentsView(ApiView):
     @extend_schema(
         operation_id="incidents_report", request=s.IncidentReportIn, parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: shapes.IncidentReportOut, 200: OpenApiResponse(shapes.IncidentReportOut, description="a retry"),
-                   **errors(400, 409, 413)},
+                   **errors(*POST, 409)},
     )
     def post(self, request):
         """Report an incident: it is stored, routed and its tickets issued in one transaction."""
@@ -89,7 +92,7 @@ class IncidentAssignView(ApiView):
 
     @extend_schema(
         operation_id="incidents_assign", request=s.AssignIn,
-        responses={201: shapes.TicketIssuedOut, **errors(400, 404, 409, 413)},
+        responses={201: shapes.TicketIssuedOut, **errors(*POST, 404, 409)},
     )
     def post(self, request, incident_id):
         """Assign a sub-center by hand (from triage, or after a rejection): a new ticket."""
@@ -109,7 +112,7 @@ class IncidentCloseView(ApiView):
 
     @extend_schema(
         operation_id="incidents_close", request=s.CloseIn,
-        responses={200: shapes.IncidentCloseOut, **errors(400, 404, 409, 413)},
+        responses={200: shapes.IncidentCloseOut, **errors(*POST, 404, 409)},
     )
     def post(self, request, incident_id):
         """Close an incident once every one of its tickets is closed, rejected or cancelled."""
@@ -124,7 +127,7 @@ class IncidentNearbyView(ApiView):
 
     @extend_schema(
         operation_id="incidents_nearby", parameters=[s.NearbyQuery],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON FeatureCollection, nearest "
+        responses={200: OpenApiResponse(shapes.NearbyOut, description="a GeoJSON FeatureCollection, nearest "
                    "first; each feature's properties carry key, name, properties and distance_m"),
                    **errors(400, 404)},
     )

@@ -1,10 +1,10 @@
 """Map data over REST: jurisdictions, layers and their features as GeoJSON."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from api import shapes
 from api.base import ApiView, errors
 from api.serializers import BboxQuery, JurisdictionQuery
 from dispatch.errors import NotFound
@@ -22,7 +22,7 @@ class MapView(ApiView):
 
 class JurisdictionsView(MapView):
     @extend_schema(parameters=[JurisdictionQuery],
-                   responses={200: OpenApiTypes.OBJECT, **errors(400)})
+                   responses={200: shapes.JurisdictionCollectionOut, **errors(400)})
     def get(self, request):
         """Return the jurisdictions in the bbox as a GeoJSON FeatureCollection."""
         query = self.parse(JurisdictionQuery, request.query_params)
@@ -30,7 +30,7 @@ class JurisdictionsView(MapView):
 
 
 class LayersView(MapView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **errors()})
+    @extend_schema(responses={200: shapes.LayersOut, **errors()})
     def get(self, request):
         """Return the spatial layers with their feature counts."""
         return Response({"layers": selectors.layers_list()})
@@ -38,7 +38,7 @@ class LayersView(MapView):
 
 class LayerFeaturesView(MapView):
     @extend_schema(parameters=[BboxQuery],
-                   responses={200: OpenApiTypes.OBJECT, **errors(400, 404)})
+                   responses={200: shapes.LayerCollectionOut, **errors(400, 404)})
     def get(self, request, name):
         """Return a layer's features in the bbox as a GeoJSON FeatureCollection."""
         query = self.parse(BboxQuery, request.query_params)

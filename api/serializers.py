@@ -6,10 +6,12 @@ dispatch.representations and documented in api.shapes.
 """
 
 import math
+import re
 from datetime import timedelta
 
+from django.core.validators import RegexValidator
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -34,6 +36,12 @@ NEARBY_RADIUS_M, NEARBY_MAX_RADIUS_M = 5000, 100_000
 NEARBY_LIMIT, NEARBY_MAX_LIMIT = 50, 500
 REASON_MAX = 2000
 
+# Patterns the schema states and the server applies, so the two cannot disagree. `\s` is Unicode
+# whitespace; \x1c-\x1f are whitespace to Python's str.strip() too, but not to every regex engine.
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
+ERR_NUL_IN_TEXT = "must not contain a NUL character"
+
 
 class StrictSerializer(serializers.Serializer):
     """A body serializer that refuses fields it does not know (a typo must not pass silently)."""
@@ -44,6 +52,19 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: [ERR_UNKNOWN_FIELD] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Say in the schema that a body with an unknown field is refused (`additionalProperties: false`)."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if not schema.get("properties"):
+            return schema  # no fields: the schema documents no body at all
+        return {**schema, "additionalProperties": False}
 
 
 @extend_schema_field(
@@ -85,13 +106,26 @@ def _finite_number(value):
 
 
 class Text(serializers.CharField):
-    """A string in a JSON body: a number or a boolean is refused, not turned into text."""
+    """A string in a JSON body: a number or a boolean is refused, not turned into text.
+
+    Its length is that of the string as sent (before trimming), and its pattern says what a
+    blank is, so the schema's maxLength and pattern are exactly what is refused.
+    """
 
     default_error_messages = {"invalid": "give a string"}
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("allow_blank", False) and not kwargs.get("trim_whitespace", True):
+            kwargs.setdefault("min_length", 1)  # nothing is trimmed, so the empty string is the only blank
+        super().__init__(**kwargs)
+        pattern = NOT_BLANK if not self.allow_blank and self.trim_whitespace else NO_NUL
+        self.validators.append(RegexValidator(pattern, ERR_NUL_IN_TEXT))
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
@@ -107,12 +141,18 @@ class FiniteFloat(serializers.FloatField):
         return value
 
 
-@extend_schema_field(OpenApiTypes.STR)
+def comma_list_pattern(choices):
+    """Return the pattern of a comma-separated list of these values, blanks and spaces allowed."""
+    item = "|".join(re.escape(str(choice)) for choice in choices)
+    return rf"^[ \t]*(?:(?:{item})[ \t]*)?(?:,[ \t]*(?:(?:{item})[ \t]*)?)*$"
+
+
 class CommaListField(serializers.Field):
     """A query parameter holding comma-separated values, each checked against `choices`."""
 
     def __init__(self, *, choices=None, child=str, **kwargs):
         self.choices, self.child = choices, child
+        self.pattern = comma_list_pattern(choices) if choices is not None else None
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -124,14 +164,25 @@ class CommaListField(serializers.Field):
                 raise serializers.ValidationError("give whole numbers, separated by commas") from None
         if self.choices is not None:
             unknown = [str(v) for v in values if v not in self.choices]
-            if unknown:
+            if unknown or not re.fullmatch(self.pattern, str(data)):  # e.g. a digit of another script
+                choices = ", ".join(map(str, self.choices))
                 raise serializers.ValidationError(
-                    ERR_UNKNOWN_CHOICE.format(values=", ".join(unknown), choices=", ".join(map(str, self.choices)))
+                    ERR_UNKNOWN_CHOICE.format(values=", ".join(unknown) or data, choices=choices)
                 )
         return values
 
     def to_representation(self, value):
         return ",".join(map(str, value))
+
+
+class CommaListSchema(OpenApiSerializerFieldExtension):
+    """State a comma list's pattern, so the schema refuses what the field refuses."""
+
+    target_class = CommaListField
+
+    def map_serializer_field(self, auto_schema, direction):
+        pattern = self.target.pattern
+        return {"type": "string", **({"pattern": pattern} if pattern else {})}
 
 
 # ---- bodies --------------------------------------------------------------------------
@@ -195,9 +246,17 @@ BBOX_FORMAT = "Give four numbers: minlon,minlat,maxlon,maxlat."
 BBOX_RANGE = "Longitudes must lie within [-180, 180] and latitudes within [-90, 90]."
 BBOX_ORDER = "The minimum must not exceed the maximum (minlon <= maxlon, minlat <= maxlat)."
 SIMPLIFY_WITH_ZOOM = "Give simplify or zoom, not both."
+BBOX_HELP = (
+    "minlon,minlat,maxlon,maxlat in WGS 84: longitudes within ±180, latitudes within ±90, "
+    "each minimum at most its maximum (else 400)"
+)
 
 
-@extend_schema_field(OpenApiTypes.STR)
+NUMBER = r"[ \t]*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*"
+BBOX_PATTERN = rf"^{NUMBER},{NUMBER},{NUMBER},{NUMBER}$"
+
+
+@extend_schema_field({"type": "string", "pattern": BBOX_PATTERN})
 class BboxField(serializers.Field):
     """A WGS 84 bounding box written as `minlon,minlat,maxlon,maxlat`."""
 
@@ -209,11 +268,10 @@ class BboxField(serializers.Field):
 
     def to_internal_value(self, data):
         """Return the box as a tuple of four floats, or fail naming what is wrong."""
-        try:
-            box = tuple(float(part) for part in str(data).split(","))
-        except ValueError:
+        if not re.fullmatch(BBOX_PATTERN, str(data)):  # float() also takes "1_0", "nan" and other scripts' digits
             self.fail("format")
-        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        box = tuple(float(part) for part in str(data).split(","))
+        if not all(math.isfinite(v) for v in box):
             self.fail("format")
         lons, lats = box[0::2], box[1::2]
         if any(abs(lon) > 180 for lon in lons) or any(abs(lat) > 90 for lat in lats):
@@ -230,7 +288,7 @@ class BboxField(serializers.Field):
 class BboxQuery(serializers.Serializer):
     """Query parameters of a layer's features."""
 
-    bbox = BboxField(required=False, help_text="minlon,minlat,maxlon,maxlat in WGS 84")
+    bbox = BboxField(required=False, help_text=BBOX_HELP)
 
 
 class JurisdictionQuery(BboxQuery):
@@ -260,7 +318,7 @@ class IncidentListQuery(serializers.Serializer):
     status = CommaListField(required=False, choices=IncidentStatus.values, help_text="e.g. triage,dispatched")
     category = CommaListField(required=False, help_text="category codes, comma-separated")
     severity = CommaListField(required=False, child=int, choices=[1, 2, 3, 4], help_text="e.g. 1,2")
-    bbox = BboxField(required=False, help_text="minlon,minlat,maxlon,maxlat in WGS 84")
+    bbox = BboxField(required=False, help_text=BBOX_HELP)
     reported_after = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive")
     reported_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive")
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)

@@ -4,6 +4,8 @@ The bodies themselves are made by dispatch.representations (the same shapes as t
 stream's); tests/test_schema.py checks that these documented fields match them.
 """
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import PointField
@@ -228,3 +230,136 @@ class RoutePreviewOut(serializers.Serializer):
 class TokenOut(serializers.Serializer):
     token = serializers.CharField(help_text="send as `Authorization: Token <token>`; shown this once, never stored")
     expires_at = serializers.DateTimeField(help_text="after this the token is refused with 401 (TOKEN_TTL)")
+
+
+# ---- GeoJSON and figures ---------------------------------------------------------------
+
+GEOMETRY = {
+    "type": "object", "required": ["type", "coordinates"],
+    "description": "a GeoJSON geometry (RFC 7946), WGS 84",
+    "properties": {
+        "type": {"type": "string", "enum": ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                                            "MultiPolygon"]},
+        "coordinates": {"type": "array"},
+    },
+}
+
+
+@extend_schema_field(GEOMETRY)
+class GeometryField(serializers.JSONField):
+    """A GeoJSON geometry, as PostGIS writes it."""
+
+
+class InlineChoiceField(serializers.ChoiceField):
+    """A choice whose enum is written where it is used, so it joins the enum of its twin by content."""
+
+
+class InlineChoiceSchema(OpenApiSerializerFieldExtension):
+    target_class = InlineChoiceField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": list(self.target.choices)}
+
+
+class GeoJsonType(serializers.CharField):
+    """A GeoJSON object's `type`: one fixed name."""
+
+    def __init__(self, name, **kwargs):
+        self.name = name
+        super().__init__(**kwargs)
+
+
+class GeoJsonTypeSchema(OpenApiSerializerFieldExtension):
+    """Write the fixed name as a pattern: an enum of one would be named, and the names collide."""
+
+    target_class = GeoJsonType
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "pattern": f"^{self.target.name}$"}
+
+
+class FeatureOut(serializers.Serializer):
+    type = GeoJsonType("Feature")
+    id = serializers.JSONField(help_text="the incident id, jurisdiction code or feature key")
+    geometry = GeometryField()
+    properties = serializers.DictField()
+
+
+class FeatureCollectionOut(serializers.Serializer):
+    type = GeoJsonType("FeatureCollection")
+    features = FeatureOut(many=True)
+
+
+class IncidentPropertiesOut(IncidentOut):
+    """An incident's fields, its location being the feature's geometry."""
+
+    location = None
+    status = InlineChoiceField(choices=IncidentStatus.choices)
+
+
+class IncidentFeatureOut(FeatureOut):
+    id = serializers.IntegerField()
+    properties = IncidentPropertiesOut()
+
+
+class IncidentCollectionOut(FeatureCollectionOut):
+    features = IncidentFeatureOut(many=True)
+    limit = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="more incidents match than `limit`")
+
+
+class JurisdictionPropertiesOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.CharField()
+    parent = serializers.CharField(allow_null=True)
+
+
+class JurisdictionFeatureOut(FeatureOut):
+    id = serializers.CharField()
+    properties = JurisdictionPropertiesOut()
+
+
+class JurisdictionCollectionOut(FeatureCollectionOut):
+    features = JurisdictionFeatureOut(many=True)
+
+
+class LayerFeaturePropertiesOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    properties = serializers.DictField(help_text="the source's own attributes")
+
+
+class LayerFeatureOut(FeatureOut):
+    id = serializers.CharField()
+    properties = LayerFeaturePropertiesOut()
+
+
+class LayerCollectionOut(FeatureCollectionOut):
+    features = LayerFeatureOut(many=True)
+
+
+class NearbyPropertiesOut(LayerFeaturePropertiesOut):
+    distance_m = serializers.FloatField(help_text="on the spheroid, from the incident")
+
+
+class NearbyFeatureOut(LayerFeatureOut):
+    properties = NearbyPropertiesOut()
+
+
+class NearbyOut(FeatureCollectionOut):
+    incident_id = serializers.IntegerField()
+    layer = serializers.CharField()
+    radius_m = serializers.FloatField()
+    features = NearbyFeatureOut(many=True, help_text="nearest first")
+
+
+class LayerOut(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    attribution = serializers.CharField()
+    feature_count = serializers.IntegerField()
+
+
+class LayersOut(serializers.Serializer):
+    layers = LayerOut(many=True)

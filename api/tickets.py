@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api import shapes
-from api.base import ApiView, errors
+from api.base import POST, ApiView, errors
 from api.permissions import EVERYONE, TICKET_HANDLERS
 from dispatch import selectors, services
 from dispatch.representations import feedback_data, ticket_data
@@ -51,7 +51,7 @@ def _documented(name, doc, input=s.EmptyIn):
     return extend_schema_view(
         post=extend_schema(
             operation_id=f"tickets_{name}", description=doc, request=input,
-            responses={200: shapes.TicketChangeOut, **errors(400, 404, 409, 413)},
+            responses={200: shapes.TicketChangeOut, **errors(*POST, 404, 409)},
         )
     )
 
@@ -96,7 +96,7 @@ class TicketFeedbackView(ApiView):
 
     @extend_schema(
         operation_id="tickets_feedback", request=s.FeedbackIn,
-        responses={201: shapes.FeedbackCreatedOut, **errors(400, 404, 409, 413)},
+        responses={201: shapes.FeedbackCreatedOut, **errors(*POST, 404, 409)},
     )
     def post(self, request, ticket_id):
         """Post progress feedback, or a final report that resolves the ticket (operator)."""

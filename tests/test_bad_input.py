@@ -99,3 +99,20 @@ def test_an_unknown_api_path_is_a_json_404(dispatcher, path):
 
 def test_a_wrong_method_is_a_json_405(dispatcher):
     assert errors_of(dispatcher.delete(f"{API}/incidents"), 405)
+
+
+# Found by tests/test_schemathesis.py: the server took what the schema's patterns refuse.
+
+
+@pytest.mark.parametrize("bbox", ["9_9,24,100,25", "٩٩,24,100,25", "99, 24,100,25.5x"])
+def test_a_bbox_float_would_read_but_the_schema_refuses_is_refused(dispatcher, bbox):
+    assert "bbox" in errors_of(dispatcher.get(f"{API}/incidents", {"bbox": bbox}), 400)
+
+
+def test_a_comma_list_with_another_scripts_digit_is_refused(dispatcher):
+    assert "severity" in errors_of(dispatcher.get(f"{API}/incidents", {"severity": "٣"}), 400)
+
+
+def test_a_text_over_its_max_length_is_refused_even_if_trimming_would_shorten_it(dispatcher, incident):
+    raw = json.dumps({"reason": "x" + " " * 2000})
+    assert "reason" in errors_of(post_json(dispatcher, f"/incidents/{incident.id}/close", raw), 400)
