@@ -374,7 +374,7 @@ def append_record(conn, username):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_runtime_role_appends_records_numbered_at_commit_and_can_change_none(roles):
+def test_the_runtime_role_appends_records_numbered_at_commit_and_can_change_none(roles):  # noqa: F811 (a fixture)
     with connect(roles.runtime_url) as conn:
         with conn.transaction():
             append_record(conn, "first")
