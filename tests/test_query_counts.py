@@ -111,6 +111,43 @@ def test_feedback_locks_and_reads_the_ticket_once(cast, ticket, counted):
         services.ticket_feedback(actor=op, ticket_id=ticket.id, text="积水已排除", final=True)
 
 
+def resolved(cast, ticket):
+    op = cast.water_op
+    services.ticket_deliver(actor=op, ticket_id=ticket.id)
+    services.ticket_accept(actor=op, ticket_id=ticket.id)
+    services.ticket_confirm(actor=cast.dispatcher, ticket_id=ticket.id)
+    services.ticket_feedback(actor=op, ticket_id=ticket.id, text="积水已排除", final=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action,queries", [
+    # savepoint, lock ticket, update, lock incident, its tickets, update incident (the kind back to
+    # triage), read incident, events, release, seqs
+    ("reject", 10),
+    # … the same, the incident no longer dispatched: cancel a delivered ticket, its only one
+    ("cancel", 11),
+    # savepoint, lock, update, actors, lock incident, its tickets, update incident, read incident,
+    # events, release, seqs: a reopened ticket makes the incident acknowledged again
+    ("reopen", 11),
+    # savepoint, lock, update, actors, lock incident, its tickets (still resolved: no change),
+    # events, release, seqs
+    ("close", 9),
+])
+def test_the_command_center_and_refusal_actions(cast, ticket, counted, action, queries):
+    if action in ("reopen", "close"):
+        resolved(cast, ticket)
+    elif action == "cancel":
+        services.ticket_deliver(actor=cast.water_op, ticket_id=ticket.id)
+    calls = {
+        "reject": lambda: services.ticket_reject(actor=cast.water_op, ticket_id=ticket.id, reason="非本单位辖区"),
+        "cancel": lambda: services.ticket_cancel(actor=cast.dispatcher, ticket_id=ticket.id, reason="派错"),
+        "reopen": lambda: services.ticket_reopen(actor=cast.dispatcher, ticket_id=ticket.id, reason="未处置完"),
+        "close": lambda: services.ticket_close(actor=cast.dispatcher, ticket_id=ticket.id),
+    }
+    with counted(queries):
+        calls[action]()
+
+
 @pytest.mark.django_db
 def test_a_stream_action_is_the_service_and_nothing_more(cast, ticket, counted):
     consumer = StreamConsumer()
