@@ -31,6 +31,7 @@ from dispatch.security_signals import two_factor_enrolled, two_factor_failed, tw
 from dispatch.services import audit, checkpoint_sign_due, incident_report
 from realtime.threads import HTTP_THREADS, WsgiInThreads
 from tests.conftest import password_of
+from tests.second_factor import verified_login
 from tests.test_db_roles import connect, roles  # noqa: F401 - the roles fixture, made by config/dbroles.py
 
 API = "/api/v1"
@@ -141,8 +142,7 @@ def test_a_403_is_a_denial_and_an_operators_404_is_not(cast, terminals_online):
 
 @pytest.mark.django_db
 def test_admin_changes_are_recorded_one_each_even_a_bulk_delete(cast):
-    admin = APIClient()
-    admin.force_login(cast.admin)
+    admin = verified_login(APIClient(), cast.admin)  # an admin's session needs its second factor
     start = mark()
     response = admin.post("/admin/auth/group/add/", {"name": "auditors"}, REMOTE_ADDR="192.0.2.19")
     assert response.status_code == 302
@@ -161,8 +161,7 @@ def test_admin_changes_are_recorded_one_each_even_a_bulk_delete(cast):
 
 @pytest.mark.django_db
 def test_the_audit_is_read_only_in_the_admin(cast):
-    admin = APIClient()
-    admin.force_login(cast.admin)
+    admin = verified_login(APIClient(), cast.admin)
     token_login("t-leader", "wrong")
     record = only("login.failed")
     assert admin.get("/admin/dispatch/securityrecord/").status_code == 200

@@ -28,7 +28,6 @@ import subprocess
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -39,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.tokens import token_issue
 from config.processes import daphne_command, free_port, wait_listening
 from dispatch import services
 from tests.conftest import ROOT
@@ -86,7 +86,7 @@ def stored(cast):
 @pytest.fixture
 def live_api(cast, stored, role, tmp_path):
     """Start Daphne on the test database; return its base URL and the role's token."""
-    key = Token.objects.get_or_create(user=getattr(cast, ROLES[role]))[0].key
+    key = token_issue(user=getattr(cast, ROLES[role]))[1]
     env = dict(os.environ, DATABASE_URL=database_url_for_tests(), CHANNEL_LAYER_PREFIX=f"gdfuzz{os.getpid()}",
                PYTHONPATH=str(ROOT))
     port, log = free_port(), tmp_path / "daphne.log"
