@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from config.processes import daphne_command, free_port, wait_listening
+from config.processes import daphne_command, free_port, stop_process, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -196,13 +196,7 @@ class Processes:
         return self.start("worker", [sys.executable, "manage.py", "run_dispatch_worker"])
 
     def stop(self, process):
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
     def stop_all(self):
         for process in reversed(self.children):

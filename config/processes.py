@@ -4,6 +4,7 @@ Shared by the run command (config/supervisor_conf.py), the benchmarks and the li
 """
 
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,6 +59,17 @@ def daphne_proxy_options(env):
     """
     env_networks("TRUSTED_PROXIES", env)
     return []
+
+
+def stop_process(process, timeout=10):
+    """Stop a child with SIGTERM; kill it if it is still there after timeout seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def print_welcome(env):

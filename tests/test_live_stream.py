@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from api.tokens import token_issue
-from config.processes import daphne_command, free_port, wait_listening
+from config.processes import daphne_command, free_port, stop_process, wait_listening
 from geo.models import SubCenter
 from tests.conftest import ROOT
 
@@ -90,12 +90,7 @@ def worker(live_env, tmp_path):
             cwd=ROOT, env=live_env, stdout=subprocess.DEVNULL, stderr=log,
         )
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process)
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.tokens import token_issue
-from config.processes import daphne_command, free_port, wait_listening
+from config.processes import daphne_command, free_port, stop_process, wait_listening
 from dispatch import services
 from tests.conftest import ROOT
 from tests.test_live_stream import FENGQING, database_url_for_tests
@@ -96,12 +96,7 @@ def live_api(cast, stored, role, tmp_path):
         wait_listening(port, process, log)
         yield f"http://127.0.0.1:{port}", key
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture
