@@ -21,6 +21,14 @@ class _Request(WsgiToAsgiInstance):
         WsgiToAsgiInstance.__dict__["run_wsgi_app"].func, thread_sensitive=False, executor=HTTP_THREADS
     )
 
+    def build_environ(self, scope, body):
+        """Say how long a chunked body is: asgiref has read it whole, but Django reads no more than CONTENT_LENGTH."""
+        environ = super().build_environ(scope, body)
+        if "CONTENT_LENGTH" not in environ:  # Transfer-Encoding: chunked (the API's size limit then applies as usual)
+            environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
+            body.seek(0)
+        return environ
+
 
 class WsgiInThreads(WsgiToAsgi):
     """Serve a WSGI application over ASGI, each request wholly in one worker thread."""

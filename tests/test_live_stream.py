@@ -19,6 +19,7 @@ import websockets
 from django.conf import settings
 from django.db import connection
 
+from api.parsers import MAX_BODY_BYTES
 from api.tokens import token_issue
 from config.processes import daphne_command, free_port, stop_process, wait_listening
 from geo.models import SubCenter
@@ -281,3 +282,18 @@ def test_subcenter_with_no_terminal_online_has_its_duty_phone_paged_at_once(daph
     notice = webhook.received[0]
     assert (notice["to"], notice["level"], notice["ticket"]) == ("0883-1234567", 3, created["tickets"][0]["id"])
     assert time.monotonic() - started < 5, "paged at once, not after the delivery deadline"
+
+
+def test_a_report_sent_in_chunks_is_read_whole_and_a_chunked_body_over_the_limit_is_refused(daphnes, keys):
+    port, _ = daphnes()
+    url, headers = f"http://127.0.0.1:{port}/api/v1/incidents", {
+        "Authorization": f"Token {keys['dispatcher']}", "Content-Type": "application/json",
+    }
+    raw = json.dumps(report_body("分块发送 sent in chunks")).encode()
+    chunks = (raw[i:i + 16] for i in range(0, len(raw), 16))  # an iterator: httpx sends Transfer-Encoding: chunked
+    response = httpx.post(url, content=chunks, headers=headers, timeout=TIMEOUT_S)
+    assert response.status_code == 201, response.text
+    assert response.json()["incident"]["title"] == "分块发送 sent in chunks"
+    big = json.dumps(report_body("x" * (MAX_BODY_BYTES + 10))).encode()
+    response = httpx.post(url, content=iter([big[:1000], big[1000:]]), headers=headers, timeout=TIMEOUT_S)
+    assert response.status_code == 413 and "body" in response.json()["errors"]
