@@ -70,9 +70,11 @@ def cluster_home():
     linked from .data/pg, so the cluster still belongs to this checkout.
     """
     DATA.mkdir(parents=True, exist_ok=True)
+    if PG_DIR.is_symlink() and not PG_DIR.exists():  # its folder outside was removed: start afresh
+        PG_DIR.unlink()
     if PG_DIR.exists():
-        return PG_DIR.resolve()
-    if owner_can_reach(DATA):
+        home = PG_DIR.resolve()
+    elif owner_can_reach(DATA):
         PG_DIR.mkdir()
         home = PG_DIR
     else:
@@ -81,7 +83,7 @@ def cluster_home():
         home.mkdir(parents=True, exist_ok=True)
         PG_DIR.symlink_to(home)
         say(f"postgres cannot enter {DATA}; the cluster lives in {home} (linked as .data/pg)")
-    if os.getuid() == 0:
+    if os.getuid() == 0:  # every time: a folder left half-made by an earlier start is the owner's too
         owner = pwd.getpwnam(PG_SUPERUSER)
         os.chown(home, owner.pw_uid, owner.pw_gid)
     return home
