@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 from django.core.cache import cache
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
@@ -30,6 +30,7 @@ from dispatch.models import Checkpoint, SecurityRecord, Ticket
 from dispatch.security_signals import two_factor_enrolled, two_factor_failed, two_factor_reset
 from dispatch.services import audit, checkpoint_sign_due, incident_report
 from realtime.threads import HTTP_THREADS, WsgiInThreads
+from tests.commands import command_complaint, command_output
 from tests.conftest import password_of
 from tests.second_factor import verified_login
 from tests.test_db_roles import connect, roles  # noqa: F401 - the roles fixture, made by config/dbroles.py
@@ -249,16 +250,11 @@ def signed_audit(cast, key):
 
 
 def verify(*args):
-    out = StringIO()
-    call_command("verify_audit", *args, stdout=out)
-    return out.getvalue().strip()
+    return command_output("verify_audit", *args)
 
 
 def broken():
-    with pytest.raises(CommandError) as error:
-        verify()
-    assert error.value.returncode == 1
-    return str(error.value)
+    return command_complaint("verify_audit")
 
 
 def as_owner(sql, params=()):

@@ -24,6 +24,7 @@ from dispatch.events import GENESIS, body_digest, link_digest
 from dispatch.management.commands.run_dispatch_worker import worker_loop
 from dispatch.models import Checkpoint, Event, EventHead
 from dispatch.services import checkpoint_sign_due, incident_report
+from tests.commands import command_complaint, command_output
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,17 +62,11 @@ def log(cast, key):
 
 
 def verify(*args):
-    out = StringIO()
-    call_command("verify_events", *args, stdout=out)
-    return out.getvalue().strip()
+    return command_output("verify_events", *args)
 
 
 def broken():
-    """Return verify_events' complaint; fail if it has none."""
-    with pytest.raises(CommandError) as error:
-        verify()
-    assert error.value.returncode == 1
-    return str(error.value)
+    return command_complaint("verify_events")
 
 
 def as_owner(sql, params=(), table="dispatch_event"):
