@@ -110,6 +110,12 @@ class Incident(models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    outcome = models.TextField(blank=True, help_text="How it ended, written when the incident is closed.")
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
+        help_text="Set when it was merged into another incident: its calls moved there and it was closed.",
+    )
+    call_count = models.PositiveIntegerField(default=1, help_text="Calls about it, the first report included.")
     idempotency_key = models.CharField(
         max_length=128, null=True, blank=True, help_text="A client's retry key; unique per reporting user."
     )
@@ -171,6 +177,7 @@ class Ticket(models.Model):
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the worker next looks at it.")
     overdue = models.BooleanField(default=False)
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    checklist_done = models.JSONField(default=list, blank=True, help_text="Indexes of the checklist items ticked.")
 
     class Meta:
         ordering = ["id"]
@@ -185,6 +192,25 @@ class Ticket(models.Model):
 
     def __str__(self):
         return f"ticket #{self.pk} ({self.status})"
+
+
+class Call(models.Model):
+    """One call about an incident (来电): the first report, or a later caller attached to it."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="calls")
+    reporter_name = models.CharField(max_length=100, blank=True)
+    reporter_phone = models.CharField(max_length=32, blank=True)
+    note = models.TextField(blank=True)
+    location = models.PointField(srid=4326, null=True, blank=True, help_text="Where the caller placed it.")
+    received_at = models.DateTimeField()
+    received_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    moved_from = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The duplicate incident it was first logged under, when merged.",
+    )
+
+    class Meta:
+        ordering = ["received_at", "id"]
 
 
 class Feedback(models.Model):
