@@ -187,6 +187,8 @@ STATICFILES_DIRS = [
     ("vendor/ol", BASE_DIR / "node_modules" / "ol"),
     ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
     ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
+    ("vendor/preact", BASE_DIR / "node_modules" / "preact" / "dist"),
+    ("vendor/htm", BASE_DIR / "node_modules" / "htm" / "dist"),
 ]
 # A tile server on the isolated network (e.g. http://tiles.local/{z}/{x}/{y}.png); empty: our vector data only.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
