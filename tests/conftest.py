@@ -119,3 +119,30 @@ def close_connection_pools(django_db_setup):
     for conn in connections.all():
         if getattr(conn, "pool", None) is not None:
             conn.close_pool()
+
+
+# ---- the browser tests' fixtures (tests/screens.py) ---------------------------------------
+
+
+@pytest.fixture
+def servers(cast, tmp_path):
+    """Daphne processes on loopback against the test database; the cast can log in with pw-<username>."""
+    from tests.screens import Servers, login_passwords
+
+    login_passwords(cast)
+    running = Servers(tmp_path)
+    yield running
+    running.stop_all()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
