@@ -27,8 +27,8 @@ from dispatch.services import (
 )
 from dispatch.services.notices import _claim, lease
 from geo.models import SubCenter
-from tests.test_screens import browser, dispatcher_token, login_as, orm, servers  # noqa: F401 (browser, servers: fixtures)
-from tests.test_screens import report as report_over_http
+from tests.screens import dispatcher_token, login_as, orm
+from tests.screens import report as report_over_http
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from api.tokens import token_issue
 from config.processes import daphne_command, free_port, wait_listening
 from dispatch.models import Event, Ticket
 from tests.conftest import ROOT
+from tests.screens import Screen, dispatcher_token, orm, report, ticket_on
 from tests.test_live_stream import database_url_for_tests, report_body
-from tests.test_screens import Screen, browser, dispatcher_token, orm, report, servers, ticket_on  # noqa: F401
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
