@@ -81,7 +81,7 @@ class Scene:
         services.incident_assign(actor=self.cast.dispatcher, incident_id=incident.id, subcenter_code=code)
 
     def close(self, incident):
-        services.incident_close(actor=self.cast.dispatcher, incident_id=incident.id, reason="处置完毕")
+        services.incident_close(actor=self.cast.dispatcher, incident_id=incident.id, outcome="处置完毕")
 
 
 TICKET_ACTIONS = {
