@@ -174,12 +174,6 @@ class CallsOut(serializers.Serializer):
     calls = CallOut(many=True)
 
 
-class DuplicateOut(IncidentOut):
-    distance_m = serializers.FloatField(help_text="on the spheroid, from the point asked about")
-
-
-class DuplicatesOut(serializers.Serializer):
-    incidents = DuplicateOut(many=True, help_text="nearest first")
 
 
 class MergeOut(serializers.Serializer):
@@ -420,3 +414,13 @@ class LayerOut(serializers.Serializer):
 
 class LayersOut(serializers.Serializer):
     layers = LayerOut(many=True)
+
+
+class DuplicateOut(IncidentOut):
+    """An incident's fields and its distance from the point asked about."""
+
+    distance_m = serializers.FloatField(help_text="on the spheroid, from the point asked about")
+
+
+class DuplicatesOut(serializers.Serializer):
+    incidents = DuplicateOut(many=True, help_text="nearest first")

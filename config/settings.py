@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "DEFAULT_GENERATOR_CLASS": "api.generator.ApiSchemaGenerator",
+    # An incident's status appears in several answers (incident, map feature, duplicate): one enum.
+    "ENUM_NAME_OVERRIDES": {"IncidentStatusEnum": "dispatch.models.IncidentStatus"},
 }
 
 # Router: a point outside every coverage but within this distance goes to the nearest one.
