@@ -1,4 +1,4 @@
-"""Writes of incidents (事件): report (store, route, issue tickets), assign by hand, close."""
+"""Writes of incidents (事件): report (store, route, issue tickets), assign by hand, edit, severity, close."""
 
 import hashlib
 import json
@@ -36,6 +36,7 @@ ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
 ERR_NO_PLAN = "no response plan for this category"
 ERR_OUTCOME = "an outcome of 1 to 2000 characters is required"
 ERR_NOT_EDITABLE = "not a field that can be edited"
+ERR_TITLE_REQUIRED = "a title is required"
 ERR_TOO_LONG = "at most {n} characters"
 ERR_SEVERITY = "severity must be 1, 2, 3 or 4 (I–IV)"
 OPEN_TICKET_LINE = "#{id} {name}: {status}"
@@ -107,7 +108,7 @@ def _validate_report(fields):
     if fields["severity"] not in (1, 2, 3, 4):
         errors["severity"] = [ERR_SEVERITY]
     if not (fields["title"] or "").strip():
-        errors["title"] = ["a title is required"]
+        errors["title"] = [ERR_TITLE_REQUIRED]
     category = category_by_code(fields["category"])
     if category is None:
         errors["category"] = [f"unknown category {fields['category']!r}"]
@@ -284,7 +285,7 @@ def _editable(fields):
         if len(value) > (Incident._meta.get_field(name).max_length or len(value)):
             errors[name] = [ERR_TOO_LONG.format(n=Incident._meta.get_field(name).max_length)]
         elif name == "title" and not value:
-            errors[name] = ["a title is required"]
+            errors[name] = [ERR_TITLE_REQUIRED]
         clean[name] = value
     if errors:
         raise Invalid.fields(errors)
