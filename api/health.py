@@ -44,7 +44,7 @@ def hub_check():
     hubs = import_string(settings.HUB_PROGRESS)()
     if not hubs:
         return True, "no stream in this process"
-    log_seq = stream.current_seq()
+    log_seq = stream.head_seq()
     streams, last_seq, since_poll = max(hubs, key=lambda hub: hub[2])
     detail = {"streams": streams, "seq": last_seq, "log_seq": log_seq, "events_behind": max(0, log_seq - last_seq),
               "last_log_read_s_ago": round(since_poll, 1)}

@@ -35,6 +35,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 500, 5000
 NEARBY_RADIUS_M, NEARBY_MAX_RADIUS_M = 5000, 100_000
 NEARBY_LIMIT, NEARBY_MAX_LIMIT = 50, 500
 REASON_MAX = 2000
+OUTCOME_MAX = 2000
+MAX_ID = 2**63 - 1  # a PostgreSQL bigint
+DUPLICATE_MAX_RADIUS_M, DUPLICATE_MAX_HOURS = 100_000, 720
 
 # Patterns the schema states and the server applies, so the two cannot disagree. `\s` is Unicode
 # whitespace; \x1c-\x1f are whitespace to Python's str.strip() too, but not to every regex engine.
@@ -213,6 +216,36 @@ class AssignIn(StrictSerializer):
 
 
 class CloseIn(StrictSerializer):
+    outcome = Text(max_length=OUTCOME_MAX, help_text="How it ended (结案情况), 1 to 2000 characters.")
+    reason = Text(required=False, allow_blank=True, default="", max_length=REASON_MAX)
+
+
+class IncidentEditIn(StrictSerializer):
+    """The fields of an incident the command center may correct; any of them, only those sent change."""
+
+    title = Text(required=False, max_length=200)
+    address = Text(required=False, allow_blank=True, max_length=300)
+    description = Text(required=False, allow_blank=True, max_length=20_000)
+    reporter_name = Text(required=False, allow_blank=True, max_length=100)
+    reporter_phone = Text(required=False, allow_blank=True, max_length=32)
+
+
+class SeverityIn(StrictSerializer):
+    severity = serializers.IntegerField(min_value=1, max_value=4, help_text="1 = I 特别重大 … 4 = IV 一般.")
+    reason = Text(max_length=REASON_MAX)
+
+
+class CallIn(StrictSerializer):
+    """Another call about an incident."""
+
+    reporter_name = Text(required=False, allow_blank=True, default="", max_length=100)
+    reporter_phone = Text(required=False, allow_blank=True, default="", max_length=32)
+    note = Text(required=False, allow_blank=True, default="", max_length=20_000)
+    location = PointField(required=False, allow_null=True, default=None, help_text="where the caller places it")
+
+
+class MergeIn(StrictSerializer):
+    into = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="the original incident's id")
     reason = Text(required=False, allow_blank=True, default="", max_length=REASON_MAX)
 
 
@@ -350,6 +383,17 @@ class NearbyQuery(serializers.Serializer):
         required=False, default=NEARBY_RADIUS_M, min_value=1, max_value=NEARBY_MAX_RADIUS_M
     )
     limit = serializers.IntegerField(required=False, default=NEARBY_LIMIT, min_value=1, max_value=NEARBY_MAX_LIMIT)
+
+
+class DuplicatesQuery(serializers.Serializer):
+    lon = FiniteFloat(min_value=-180, max_value=180)
+    lat = FiniteFloat(min_value=-90, max_value=90)
+    radius_m = FiniteFloat(
+        required=False, min_value=1, max_value=DUPLICATE_MAX_RADIUS_M, help_text="default DUPLICATE_RADIUS_M (500)"
+    )
+    hours = FiniteFloat(
+        required=False, min_value=0.1, max_value=DUPLICATE_MAX_HOURS, help_text="default DUPLICATE_WINDOW_H (2)"
+    )
 
 
 class RouteQuery(serializers.Serializer):

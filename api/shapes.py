@@ -12,6 +12,10 @@ from api.serializers import PointField
 from dispatch.models import IncidentStatus, NoticeStatus, TicketStatus
 
 
+SEQ_HELP = "the event log's head after the write committed: events up to it are already in this answer"
+SEQ_READ_HELP = "the event log's head read before the rows: events up to it are already in this answer"
+
+
 class ErrorsOut(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
@@ -61,6 +65,7 @@ class IncidentOut(serializers.Serializer):
     title = serializers.CharField()
     category = serializers.CharField()
     category_name = serializers.CharField()
+    category_name_en = serializers.CharField()
     severity = serializers.IntegerField()
     status = serializers.ChoiceField(choices=IncidentStatus.choices)
     location = PointField()
@@ -74,6 +79,9 @@ class IncidentOut(serializers.Serializer):
     routing = serializers.ListField(child=serializers.DictField())
     unassigned_kinds = serializers.ListField(child=serializers.CharField())
     closed_at = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField(help_text="how it ended, written when it was closed")
+    duplicate_of = serializers.IntegerField(allow_null=True, help_text="the original, once merged into it")
+    call_count = serializers.IntegerField(help_text="calls about it, the first report included")
 
 
 class FeedbackOut(serializers.Serializer):
@@ -119,6 +127,7 @@ class IncidentReportOut(serializers.Serializer):
     incident = IncidentOut()
     tickets = TicketOut(many=True)
     routing = RoutingOut()
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
 
 
 class IncidentDetailOut(serializers.Serializer):
@@ -126,15 +135,57 @@ class IncidentDetailOut(serializers.Serializer):
     tickets = TicketOut(many=True)
     feedback = FeedbackOut(many=True)
     events = EventOut(many=True)
+    seq = serializers.IntegerField(help_text=SEQ_READ_HELP)
 
 
 class IncidentCloseOut(serializers.Serializer):
     incident = IncidentOut()
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
+
+
+class IncidentSeverityOut(serializers.Serializer):
+    incident = IncidentOut()
+    tickets = TicketOut(many=True, help_text="the tickets this change issued (none when lowered)")
+    note = serializers.CharField(help_text="when lowered: no ticket was cancelled, cancel by hand; else empty")
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
+
+
+class CallOut(serializers.Serializer):
+    """dispatch.representations.call_data."""
+
+    id = serializers.IntegerField()
+    incident_id = serializers.IntegerField()
+    reporter_name = serializers.CharField()
+    reporter_phone = serializers.CharField()
+    note = serializers.CharField()
+    location = PointField(allow_null=True)
+    received_at = serializers.DateTimeField()
+    received_by = serializers.CharField(allow_null=True)
+    moved_from = serializers.IntegerField(allow_null=True, help_text="the duplicate it was logged under, once merged")
+
+
+class CallCreatedOut(serializers.Serializer):
+    incident = IncidentOut()
+    call = CallOut()
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
+
+
+class CallsOut(serializers.Serializer):
+    calls = CallOut(many=True)
+
+
+
+
+class MergeOut(serializers.Serializer):
+    incident = IncidentOut(help_text="the duplicate, now closed")
+    into = IncidentOut(help_text="the original, its calls counted")
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
 
 
 class TicketIssuedOut(serializers.Serializer):
     ticket = TicketOut()
     incident = IncidentOut()
+    seq = serializers.IntegerField(help_text=SEQ_HELP)
 
 
 class TicketChangeOut(serializers.Serializer):
@@ -363,3 +414,13 @@ class LayerOut(serializers.Serializer):
 
 class LayersOut(serializers.Serializer):
     layers = LayerOut(many=True)
+
+
+class DuplicateOut(IncidentOut):
+    """An incident's fields and its distance from the point asked about."""
+
+    distance_m = serializers.FloatField(help_text="on the spheroid, from the point asked about")
+
+
+class DuplicatesOut(serializers.Serializer):
+    incidents = DuplicateOut(many=True, help_text="nearest first")

@@ -15,7 +15,11 @@ urlpatterns = [
     # str, not slug: an unknown name of any shape gets the JSON 404, not Django's HTML page.
     path("layers/<str:name>/features", maps.LayerFeaturesView.as_view(), name="layer-features"),
     path("incidents", incidents.IncidentsView.as_view(), name="incidents"),
+    path("incidents/duplicates", incidents.IncidentDuplicatesView.as_view(), name="incident-duplicates"),
     path("incidents/<int:incident_id>", incidents.IncidentView.as_view(), name="incident"),
+    path("incidents/<int:incident_id>/severity", incidents.IncidentSeverityView.as_view(), name="incident-severity"),
+    path("incidents/<int:incident_id>/calls", incidents.IncidentCallsView.as_view(), name="incident-calls"),
+    path("incidents/<int:incident_id>/merge", incidents.IncidentMergeView.as_view(), name="incident-merge"),
     path("incidents/<int:incident_id>/assign", incidents.IncidentAssignView.as_view(), name="incident-assign"),
     path("incidents/<int:incident_id>/close", incidents.IncidentCloseView.as_view(), name="incident-close"),
     path("incidents/<int:incident_id>/nearby", incidents.IncidentNearbyView.as_view(), name="incident-nearby"),

@@ -219,10 +219,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "DEFAULT_GENERATOR_CLASS": "api.generator.ApiSchemaGenerator",
+    # An incident's status appears in several answers (incident, map feature, duplicate): one enum.
+    "ENUM_NAME_OVERRIDES": {"IncidentStatusEnum": "dispatch.models.IncidentStatus"},
 }
 
 # Router: a point outside every coverage but within this distance goes to the nearest one.
 ROUTING_TOLERANCE_M = env_int("ROUTING_TOLERANCE_M", 200)
+
+# Duplicate calls: while a call is logged, the console lists open incidents within this distance,
+# reported within this many hours (GET /api/v1/incidents/duplicates; a query may ask for others).
+DUPLICATE_RADIUS_M = env_positive_int("DUPLICATE_RADIUS_M", 500)
+DUPLICATE_WINDOW_H = env_positive_int("DUPLICATE_WINDOW_H", 2)
 
 LOGGING = {
     "version": 1,

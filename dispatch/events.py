@@ -24,7 +24,7 @@ from dispatch import sql
 from dispatch.models import Event, EventHead
 
 EVENT_NAMES = {
-    "incident.reported", "incident.triage", "incident.updated", "incident.closed",
+    "incident.reported", "incident.triage", "incident.updated", "incident.closed", "incident.call", "incident.merged",
     "ticket.issued", "ticket.delivered", "ticket.accepted", "ticket.rejected", "ticket.confirmed",
     "ticket.feedback", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.cancelled",
     "ticket.overdue", "terminal.presence", "notice.failed",

@@ -13,6 +13,10 @@ def user_name(user):
     return user.username if user else None
 
 
+def point_data(point):
+    return {"type": "Point", "coordinates": [point.x, point.y]} if point else None
+
+
 TICKET_ACTORS = ("delivered_by", "accepted_by", "confirmed_by")  # the users ticket_data names
 
 
@@ -52,9 +56,10 @@ def incident_data(incident):
         "title": incident.title,
         "category": incident.category.code,
         "category_name": incident.category.name,
+        "category_name_en": incident.category.name_en,
         "severity": incident.severity,
         "status": incident.status,
-        "location": {"type": "Point", "coordinates": [incident.location.x, incident.location.y]},
+        "location": point_data(incident.location),
         "address": incident.address,
         "description": incident.description,
         "reporter_name": incident.reporter_name,
@@ -65,6 +70,24 @@ def incident_data(incident):
         "routing": incident.routing,
         "unassigned_kinds": incident.unassigned_kinds,
         "closed_at": iso(incident.closed_at),
+        "outcome": incident.outcome,
+        "duplicate_of": incident.duplicate_of_id,
+        "call_count": incident.call_count,
+    }
+
+
+def call_data(call):
+    """Return one call about an incident (来电) as the API and the incident.call event show it."""
+    return {
+        "id": call.id,
+        "incident_id": call.incident_id,
+        "reporter_name": call.reporter_name,
+        "reporter_phone": call.reporter_phone,
+        "note": call.note,
+        "location": point_data(call.location),
+        "received_at": iso(call.received_at),
+        "received_by": user_name(call.received_by),
+        "moved_from": call.moved_from_id,
     }
 
 

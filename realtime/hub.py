@@ -78,7 +78,7 @@ class Hub:
     async def start(self):
         # The default prefix: channels-redis receives a process's channels through one queue per prefix.
         self.channel = await self.layer.new_channel()
-        self.last_seq = await on_stream_thread(stream.current_seq)()
+        self.last_seq = await on_stream_thread(stream.head_seq)()
         await self.join_group()  # a failure only makes the hub poll faster: streams open without Redis
         loops = (self.listen, self.poll, self.keep_joined, self.record_beats)
         self.tasks = [asyncio.create_task(loop()) for loop in loops]

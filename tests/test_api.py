@@ -173,7 +173,7 @@ def test_whole_lifecycle_over_http(dispatcher, water, cast):
         if other["id"] != ticket_id:
             post(dispatcher, f"/tickets/{other['id']}/cancel", {"reason": "handled by water affairs"})
 
-    closed = post(dispatcher, f"/incidents/{incident_id}/close", {"reason": "all clear"})
+    closed = post(dispatcher, f"/incidents/{incident_id}/close", {"outcome": "积水已排除", "reason": "all clear"})
     assert closed["incident"]["status"] == "closed"
 
     detail = get(dispatcher, f"/incidents/{incident_id}")
@@ -203,7 +203,7 @@ def test_forbidden_transition_is_409_with_the_current_status(dispatcher, water):
     assert body["status"] == "issued" and list(body["errors"]) == ["status"]
     body = post(dispatcher, f"/tickets/{ticket_id}/close", expect=409)
     assert body["status"] == "issued"
-    body = post(dispatcher, f"/incidents/{result['incident']['id']}/close", expect=409)
+    body = post(dispatcher, f"/incidents/{result['incident']['id']}/close", {"outcome": "处置完毕"}, expect=409)
     assert body["status"] == "dispatched"
     assert Ticket.objects.get(pk=ticket_id).status == "issued"
 

@@ -53,7 +53,7 @@ ENDPOINTS = {
     "report incident": ("post", "/incidents", REPORT, None, {"dispatcher": 201, "admin": 201}),
     "assign": ("post", "/incidents/{incident}/assign", {"subcenter": "530921-fire"}, None,
                {"dispatcher": 201, "admin": 201}),
-    "close incident": ("post", "/incidents/{incident}/close", {}, None, {"dispatcher": 409, "admin": 409}),
+    "close incident": ("post", "/incidents/{incident}/close", {"outcome": "处置完毕"}, None, {"dispatcher": 409, "admin": 409}),
     "categories": ("get", "/categories", None, None, READ_ALL),
     "list tickets": ("get", "/tickets", None, None, READ_ALL),
     "read ticket": ("get", "/tickets/{ticket}", None, None, READ_SCOPED),

@@ -108,7 +108,7 @@ def test_full_life_of_a_ticket_through_every_stage(cast):
     services.ticket_reopen(actor=cast.dispatcher, ticket_id=ticket.id, reason="street 2 still flooded")
     services.ticket_feedback(actor=op, ticket_id=ticket.id, text="street 2 clear", final=True)
     services.ticket_close(actor=cast.dispatcher, ticket_id=ticket.id)
-    services.incident_close(actor=cast.dispatcher, incident_id=incident.id)
+    services.incident_close(actor=cast.dispatcher, incident_id=incident.id, outcome="积水已排除")
     ticket.refresh_from_db()
     incident.refresh_from_db()
     assert ticket.status == TicketStatus.CLOSED and ticket.due_at is None
@@ -260,13 +260,13 @@ def test_rejected_ticket_returns_its_kind_to_the_command_center_for_reassignment
 def test_incident_cannot_close_while_a_ticket_is_open(cast):
     incident = report(cast, severity=4)
     with pytest.raises(Conflict, match="still has open tickets"):
-        services.incident_close(actor=cast.dispatcher, incident_id=incident.id)
+        services.incident_close(actor=cast.dispatcher, incident_id=incident.id, outcome="处置完毕")
 
 
 @pytest.mark.django_db
 def test_closed_incident_does_not_take_new_assignments(cast):
     incident = report(cast, point=EAST_CHINA_SEA)
-    services.incident_close(actor=cast.dispatcher, incident_id=incident.id, reason="false alarm")
+    services.incident_close(actor=cast.dispatcher, incident_id=incident.id, outcome="误报", reason="false alarm")
     with pytest.raises(Conflict, match="is closed"):
         services.incident_assign(actor=cast.dispatcher, incident_id=incident.id, subcenter_code="530921-water")
 

@@ -59,15 +59,16 @@ def ticket(cast, terminals_online):
 @pytest.mark.django_db
 def test_report_of_a_one_kind_incident(cast, terminals_online, counted):
     report(cast)  # warm the per-process caches of categories and plans
-    # savepoint, route, insert incident, insert ticket, terminal health, insert events, release, seqs
-    with counted(8):
+    # savepoint, route, insert incident, insert its first call, insert ticket, terminal health, insert events,
+    # release, seqs
+    with counted(9):
         report(cast, title="another")
 
 
 @pytest.mark.django_db
 def test_report_of_a_four_kind_incident(cast, terminals_online, counted):
     report(cast, severity=1)
-    with counted(8):  # the same statements: the tickets and their events go in one statement each
+    with counted(9):  # the same statements: the tickets and their events go in one statement each
         report(cast, severity=1, title="another")
 
 
@@ -179,3 +180,47 @@ def test_snapshots(cast, terminals_online, counted):
     with counted(6):
         seq, incidents, tickets = stream.snapshot(water)
     assert len(incidents) == 3 and len(tickets) == 3
+
+
+# ---- the command center's incident workflow --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_edit_of_an_incident(cast, ticket, counted):
+    # savepoint, lock incident (+ category, plan), update, its tickets' sub-centers, insert event, release, seqs
+    with counted(7):
+        services.incident_edit(actor=cast.dispatcher, incident_id=ticket.incident_id, fields={"title": "滇红路积水"})
+
+
+@pytest.mark.django_db
+def test_raising_severity_routes_once_and_issues_in_one_statement(cast, ticket, counted):
+    # savepoint, lock incident, its tickets (+ sub-centers), route, insert tickets, update incident,
+    # terminal health, insert events, release, seqs
+    with counted(10):
+        change = services.incident_set_severity(actor=cast.dispatcher, incident_id=ticket.incident_id, severity=1, reason="升级")
+    assert len(change.tickets) == 3
+
+
+@pytest.mark.django_db
+def test_another_call(cast, ticket, counted):
+    # savepoint, lock incident, insert call, update incident, its tickets' sub-centers, insert event, release, seqs
+    with counted(8):
+        services.call_attach(actor=cast.dispatcher, incident_id=ticket.incident_id, note="又来电")
+
+
+@pytest.mark.django_db
+def test_merge(cast, ticket, counted):
+    original = report(cast, title="原")
+    # savepoint, lock the duplicate's open tickets (+ sub-centers, actors), lock both incidents, update the
+    # ticket, move the calls, update the original, update the duplicate, the sub-centers of each,
+    # insert events, release, seqs
+    with counted(13):
+        services.incident_merge(actor=cast.dispatcher, incident_id=ticket.incident_id, into_id=original.incident.id)
+
+
+@pytest.mark.django_db
+def test_close_with_outcome(cast, ticket, counted):
+    services.ticket_cancel(actor=cast.dispatcher, ticket_id=ticket.id, reason="派错")
+    # savepoint, lock tickets (+ sub-centers), lock incident, update, insert event, release, seqs
+    with counted(7):
+        services.incident_close(actor=cast.dispatcher, incident_id=ticket.incident_id, outcome="误报")

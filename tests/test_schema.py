@@ -14,8 +14,8 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from api import shapes
-from dispatch.models import Category, Event, Feedback, Incident, Ticket
-from dispatch.representations import event_data, feedback_data, incident_data, ticket_data
+from dispatch.models import Call, Category, Event, Feedback, Incident, Ticket
+from dispatch.representations import call_data, event_data, feedback_data, incident_data, ticket_data
 from geo.models import SubCenter
 
 # Every call of the external contract, as docs/PROTOCOL.md lists it (path parameters written {}).
@@ -25,6 +25,12 @@ DESIGN_CALLS = [
     ("get", "/api/v1/incidents/{}"),
     ("post", "/api/v1/incidents/{}/assign"),
     ("post", "/api/v1/incidents/{}/close"),
+    ("patch", "/api/v1/incidents/{}"),
+    ("post", "/api/v1/incidents/{}/severity"),
+    ("post", "/api/v1/incidents/{}/calls"),
+    ("get", "/api/v1/incidents/{}/calls"),
+    ("get", "/api/v1/incidents/duplicates"),
+    ("post", "/api/v1/incidents/{}/merge"),
     ("get", "/api/v1/categories"),
     *[("post", f"/api/v1/tickets/{{}}/{action}")
       for action in ("deliver", "accept", "reject", "confirm", "feedback", "close", "reopen", "cancel")],
@@ -135,6 +141,12 @@ def _samples():
 )
 def test_documented_shapes_match_the_representations(documentation, make):
     assert set(documentation().fields) == set(make(*_samples()))
+
+
+def test_documented_call_shape_matches_its_representation():
+    incident = _samples()[0]
+    call = Call(id=1, incident=incident, received_at=timezone.now(), location=Point(99.9, 24.6))
+    assert set(shapes.CallOut().fields) == set(call_data(call))
 
 
 def test_docs_page_lists_every_operation_from_local_assets_only():

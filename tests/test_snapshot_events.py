@@ -55,7 +55,12 @@ class Scene:
         incidents = list(Incident.objects.order_by("id"))
         if incidents:
             incident = self.rng.choice(incidents)
+            other = self.rng.choice(incidents)
             actions += [("assign", lambda: self.assign(incident)), ("close_incident", lambda: self.close(incident))]
+            actions += [
+                ("edit", lambda: self.edit(incident)), ("severity", lambda: self.severity(incident)),
+                ("call", lambda: self.call(incident)), ("merge", lambda: self.merge(incident, other)),
+            ]
         return actions
 
     def report(self):
@@ -81,7 +86,22 @@ class Scene:
         services.incident_assign(actor=self.cast.dispatcher, incident_id=incident.id, subcenter_code=code)
 
     def close(self, incident):
-        services.incident_close(actor=self.cast.dispatcher, incident_id=incident.id, reason="处置完毕")
+        services.incident_close(actor=self.cast.dispatcher, incident_id=incident.id, outcome="处置完毕")
+
+    def edit(self, incident):
+        fields = {"title": self.rng.choice(["积水", "内涝", "测试"]), "address": self.rng.choice(["", "凤山镇"])}
+        services.incident_edit(actor=self.cast.dispatcher, incident_id=incident.id, fields=fields)
+
+    def severity(self, incident):
+        services.incident_set_severity(
+            actor=self.cast.dispatcher, incident_id=incident.id, severity=self.rng.randint(1, 4), reason="研判"
+        )
+
+    def call(self, incident):
+        services.call_attach(actor=self.cast.dispatcher, incident_id=incident.id, note="又来电")
+
+    def merge(self, incident, into):
+        services.incident_merge(actor=self.cast.dispatcher, incident_id=incident.id, into_id=into.id, reason="重复")
 
 
 TICKET_ACTIONS = {
@@ -122,4 +142,6 @@ def test_applying_the_events_to_the_previous_snapshot_gives_the_fresh_snapshot(c
             states[name] = fresh
     # The walk really exercised the lifecycle, not just reports.
     assert {"report", "deliver", "accept", "confirm", "resolve", "close", "assign", "close_incident"} <= set(done)
+    assert {"edit", "severity", "call", "merge"} <= set(done)
     assert Ticket.objects.filter(status="closed").exists() and Incident.objects.filter(status="closed").exists()
+    assert Incident.objects.filter(duplicate_of__isnull=False).exists() and Incident.objects.filter(call_count__gt=1).exists()

@@ -210,7 +210,7 @@ def report_hostile_incidents(port, dispatcher, operator):
         api(port, operator, f"tickets/{worked}/feedback", {"text": text})
     api(port, operator, f"tickets/{rejected}/reject", {"reason": EVERYTHING})
     api(port, dispatcher, f"tickets/{cancelled}/cancel", {"reason": EVERYTHING})
-    api(port, dispatcher, f"incidents/{fengqing[2]['incident']['id']}/close", {"reason": EVERYTHING})
+    api(port, dispatcher, f"incidents/{fengqing[2]['incident']['id']}/close", {"outcome": EVERYTHING, "reason": EVERYTHING})
     return fengqing[0]["incident"]["id"], worked
 
 

@@ -11,7 +11,12 @@ from dispatch.models import Event, EventHead, Incident, IncidentStatus, Ticket
 from dispatch.representations import event_data, incident_data, ticket_data
 
 
-def current_seq():
+def head_seq():
+    """Return the event log's head: the seq of the last committed event (one query).
+
+    A REST answer carries it (docs/PROTOCOL.md, "seq on REST answers"): read after a write's
+    commit, or before a read's rows, so the answer is at least as new as every event up to it.
+    """
     return EventHead.objects.values_list("seq", flat=True).get(pk=1)
 
 
@@ -20,7 +25,7 @@ def snapshot(scope):
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql.READ_ONLY_SNAPSHOT)
-        seq = current_seq()
+        seq = head_seq()
         tickets = Ticket.objects.filter(status__in=OPEN).select_related(
             "subcenter", "delivered_by", "accepted_by", "confirmed_by"
         )
@@ -58,14 +63,19 @@ def snapshot_apply(state, event):
     """Apply one stream event to a client's state, as every screen does (docs/PROTOCOL.md, "Keeping state").
 
     An event carries the whole ticket and/or incident it changed: a ticket stays while it is
-    open, an incident until it is closed. Events of other things (presence) change nothing.
+    open, an incident until it is closed. `incident.merged` also carries the original (`into`):
+    it replaces the one held, but adds none (an operator holds only incidents with their
+    tickets, and the original may have none of theirs). Events of other things (presence)
+    change nothing.
     """
     payload = event["payload"]
-    ticket, incident = payload.get("ticket"), payload.get("incident")
+    ticket, incident, into = payload.get("ticket"), payload.get("incident"), payload.get("into")
     if ticket is not None:
         _keep(state["tickets"], ticket, ticket["status"] in OPEN)
     if incident is not None:
         _keep(state["incidents"], incident, incident["status"] != IncidentStatus.CLOSED)
+    if into is not None and into["id"] in state["incidents"]:
+        _keep(state["incidents"], into, into["status"] != IncidentStatus.CLOSED)
     state["seq"] = max(state["seq"], event["seq"])
     return state
 

@@ -1,4 +1,4 @@
-"""Writes of incidents (事件): report (store, route, issue tickets), assign by hand, close."""
+"""Writes of incidents (事件): report (store, route, issue tickets), assign by hand, edit, severity, close."""
 
 import hashlib
 import json
@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from dispatch import lifecycle
 from dispatch.drafts import incident_event, ticket_event
-from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound, need_reason
 from dispatch.events import events_append
-from dispatch.models import Incident, Ticket
+from dispatch.models import Call, Incident, Ticket
 from dispatch.models import TicketStatus as S
 from dispatch.plans import category_by_code, plan_for
 from dispatch.publisher import publish_on_commit
@@ -33,6 +33,18 @@ ERR_INCIDENT_CLOSED = "incident {id} is closed"
 ERR_INCIDENT_OPEN_TICKETS = "incident {id} still has open tickets: {tickets}"
 ERR_ALREADY_ASSIGNED = "sub-center {code} already has a live ticket for this incident"
 ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
+ERR_NO_PLAN = "no response plan for this category"
+ERR_OUTCOME = "an outcome of 1 to 2000 characters is required"
+ERR_NOT_EDITABLE = "not a field that can be edited"
+ERR_TITLE_REQUIRED = "a title is required"
+ERR_TOO_LONG = "at most {n} characters"
+ERR_SEVERITY = "severity must be 1, 2, 3 or 4 (I–IV)"
+OPEN_TICKET_LINE = "#{id} {name}: {status}"
+NOTE_LOWERED = "a lower severity cancels no ticket: cancel by hand those the new plan no longer asks for"
+OUTCOME_MAX = 2000
+SEVERITIES = (1, 2, 3, 4)
+EDITABLE = ("title", "address", "description", "reporter_name", "reporter_phone")
+ERR_NO_OWNER = "no owner found for some kinds"
 
 
 @dataclass(frozen=True)
@@ -94,9 +106,9 @@ def _validate_report(fields):
     if not (-180 <= fields["lon"] <= 180) or not (-90 <= fields["lat"] <= 90):
         errors["location"] = ["coordinates must be lon -180..180 and lat -90..90"]
     if fields["severity"] not in (1, 2, 3, 4):
-        errors["severity"] = ["severity must be 1, 2, 3 or 4 (I–IV)"]
+        errors["severity"] = [ERR_SEVERITY]
     if not (fields["title"] or "").strip():
-        errors["title"] = ["a title is required"]
+        errors["title"] = [ERR_TITLE_REQUIRED]
     category = category_by_code(fields["category"])
     if category is None:
         errors["category"] = [f"unknown category {fields['category']!r}"]
@@ -108,8 +120,7 @@ def _validate_report(fields):
 def _incident_create(actor, fields, source, idempotency_key, digest):
     category = _validate_report(fields)
     plan = plan_for(category=category, severity=fields["severity"])
-    kinds = [kind.code for kind in plan.kinds.all()] if plan else []
-    routes = route_point(lon=fields["lon"], lat=fields["lat"], kinds=kinds) if kinds else {}
+    routes = _route(fields["lon"], fields["lat"], [kind.code for kind in plan.kinds.all()] if plan else [])
     owned = [r for r in routes.values() if r.has_owner]
     now = timezone.now()
     occurred_at = fields["occurred_at"]
@@ -124,18 +135,32 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
         unassigned_kinds=[kind for kind, r in routes.items() if not r.has_owner],
         idempotency_key=idempotency_key or None, request_digest=digest,
     )
-    tickets = Ticket.objects.bulk_create([
-        ticket_new(incident=incident, subcenter=_routed_to(r), routing=r.as_dict(), actor=actor, now=now) for r in owned
-    ])
+    Call.objects.create(
+        incident=incident, reporter_name=incident.reporter_name, reporter_phone=incident.reporter_phone,
+        location=incident.location, received_at=now, received_by=actor,
+    )
+    tickets = _tickets_issue(incident, owned, actor, now)
     health = subcenter_terminal_health([t.subcenter_id for t in tickets])
     audience = [t.subcenter_id for t in tickets]
     drafts = [incident_event("incident.reported", incident, actor, audience)]
     drafts += [ticket_event("ticket.issued", t, actor, incident=incident) for t in tickets]
     if not tickets or incident.unassigned_kinds:
-        why = "no response plan for this category" if not plan else "no owner found for some kinds"
+        why = ERR_NO_PLAN if not plan else ERR_NO_OWNER
         drafts.append(incident_event("incident.triage", incident, actor, audience, reason=why))
     publish_on_commit(events_append(drafts))
     return Report(incident=incident, tickets=_escalate_unattended(tickets, health), created=True)
+
+
+def _route(lon, lat, kinds):
+    """Return {kind: Routing}: who owns each kind at the point (geo.router, one PostGIS query)."""
+    return route_point(lon=lon, lat=lat, kinds=kinds) if kinds else {}
+
+
+def _tickets_issue(incident, routes, actor, now):
+    """Insert one ticket per owned routing, in one statement; return them."""
+    return Ticket.objects.bulk_create([
+        ticket_new(incident=incident, subcenter=_routed_to(r), routing=r.as_dict(), actor=actor, now=now) for r in routes
+    ])
 
 
 def _routed_to(routing):
@@ -185,23 +210,146 @@ def incident_assign(*, actor, incident_id: int, subcenter_code: str, note: str =
 
 
 @transaction.atomic
-def incident_close(*, actor, incident_id: int, reason: str = "") -> Incident:
-    """Close an incident once every ticket is closed, rejected or cancelled."""
+def incident_close(*, actor, incident_id: int, outcome: str, reason: str = "") -> Incident:
+    """Close an incident with its outcome once every ticket is closed, rejected or cancelled."""
     lifecycle.check_role(user_role(actor), "close_incident")
+    outcome = _need_outcome(outcome)
     # Tickets first, then the incident: the order every ticket service takes them in.
-    tickets = list(Ticket.objects.select_for_update().filter(incident_id=incident_id).order_by("id"))
+    tickets = list(
+        Ticket.objects.select_for_update(of=("self",)).select_related("subcenter").filter(incident_id=incident_id).order_by("id")
+    )
     incident = _lock_incident(incident_id)
     if incident.closed_at:
         return incident
-    still_open = [t.id for t in tickets if t.status in lifecycle.OPEN]
+    still_open = [t for t in tickets if t.status in lifecycle.OPEN]
     if still_open:
-        raise Conflict(
-            ERR_INCIDENT_OPEN_TICKETS.format(id=incident.id, tickets=", ".join(map(str, still_open))),
-            field="status", status=incident.status,
+        error = Conflict(
+            ERR_INCIDENT_OPEN_TICKETS.format(id=incident.id, tickets=", ".join(str(t.id) for t in still_open)),
+            field="tickets", status=incident.status,
         )
-    incident.closed_at, incident.closed_by = timezone.now(), actor
+        error.errors = {"tickets": [OPEN_TICKET_LINE.format(id=t.id, name=t.subcenter.name, status=t.status) for t in still_open]}
+        raise error
+    incident.closed_at, incident.closed_by, incident.outcome = timezone.now(), actor, outcome
     incident.status = lifecycle.incident_status(closed=True, statuses=[t.status for t in tickets])
-    incident.save(update_fields=["closed_at", "closed_by", "status"])
+    incident.save(update_fields=["closed_at", "closed_by", "outcome", "status"])
     event = incident_event("incident.closed", incident, actor, [t.subcenter_id for t in tickets], reason=reason)
     publish_on_commit(events_append([event]))
     return incident
+
+
+def _need_outcome(outcome):
+    outcome = (outcome or "").strip()
+    if not outcome or len(outcome) > OUTCOME_MAX:
+        raise Invalid(ERR_OUTCOME, field="outcome")
+    return outcome
+
+
+def lock_open_incident(incident_id):
+    """Return the incident locked for update, or raise NotFound, or Conflict when it is closed."""
+    incident = _lock_incident(incident_id)
+    if incident.closed_at:
+        raise Conflict(ERR_INCIDENT_CLOSED.format(id=incident.id), field="status", status=incident.status)
+    return incident
+
+
+def incident_audience(incident_ids):
+    """Return the sub-centers holding a ticket (of any status) of these incidents: who sees their events."""
+    return list(Ticket.objects.filter(incident_id__in=incident_ids).values_list("subcenter_id", flat=True).distinct())
+
+
+@transaction.atomic
+def incident_edit(*, actor, incident_id: int, fields: dict[str, str]) -> Incident:
+    """Correct what the call taker wrote (title, address, description, caller); a closed incident is refused."""
+    lifecycle.check_role(user_role(actor), "edit_incident")
+    fields = _editable(fields)
+    incident = lock_open_incident(incident_id)
+    changes = {name: [getattr(incident, name), value] for name, value in fields.items() if getattr(incident, name) != value}
+    if not changes:
+        return incident
+    for name, (_, value) in changes.items():
+        setattr(incident, name, value)
+    incident.save(update_fields=list(changes))
+    event = incident_event("incident.updated", incident, actor, incident_audience([incident.id]), changes=changes)
+    publish_on_commit(events_append([event]))
+    return incident
+
+
+def _editable(fields):
+    """Return the fields, stripped; raise Invalid naming each unknown, blank title or too long field."""
+    errors, clean = {}, {}
+    for name, value in fields.items():
+        if name not in EDITABLE:
+            errors[name] = [ERR_NOT_EDITABLE]
+            continue
+        value = (value or "").strip()
+        if len(value) > (Incident._meta.get_field(name).max_length or len(value)):
+            errors[name] = [ERR_TOO_LONG.format(n=Incident._meta.get_field(name).max_length)]
+        elif name == "title" and not value:
+            errors[name] = [ERR_TITLE_REQUIRED]
+        clean[name] = value
+    if errors:
+        raise Invalid.fields(errors)
+    return clean
+
+
+@dataclass(frozen=True)
+class SeverityChange:
+    """What a change of severity did: the incident, the tickets it issued, and a note for the console."""
+
+    incident: Incident
+    tickets: list[Ticket]
+    note: str
+
+
+@transaction.atomic
+def incident_set_severity(*, actor, incident_id: int, severity: int, reason: str) -> SeverityChange:
+    """Raise or lower an incident's severity (平战结合).
+
+    The plan of the new level applies. Raising issues a ticket, routed as at report, for each
+    kind the plan asks for that has no live ticket (nor waits for a hand assignment); unowned
+    kinds go to triage. Lowering issues and cancels nothing: the console cancels by hand.
+    """
+    lifecycle.check_role(user_role(actor), "edit_incident")
+    reason = need_reason(reason)
+    if severity not in SEVERITIES:
+        raise Invalid(ERR_SEVERITY, field="severity")
+    incident = lock_open_incident(incident_id)
+    if severity == incident.severity:
+        return SeverityChange(incident=incident, tickets=[], note="")
+    tickets = list(Ticket.objects.filter(incident=incident).select_related("subcenter"))
+    old_plan, raised = incident.plan, severity < incident.severity
+    changes = {"severity": [incident.severity, severity]}
+    incident.severity = severity
+    incident.plan = plan_for(category=incident.category, severity=severity)
+    changes["plan"] = [old_plan and old_plan.name, incident.plan and incident.plan.name]
+    issued, unowned = _issue_missing(incident, tickets, actor) if raised else ([], [])
+    incident.status = lifecycle.incident_status(closed=False, statuses=[t.status for t in tickets + issued])
+    incident.save(update_fields=["severity", "plan", "status", "routing", "unassigned_kinds"])
+    health = subcenter_terminal_health([t.subcenter_id for t in issued])
+    audience = list({t.subcenter_id for t in tickets + issued})
+    drafts = [incident_event("incident.updated", incident, actor, audience, changes=changes, reason=reason)]
+    drafts += [ticket_event("ticket.issued", t, actor, incident=incident) for t in issued]
+    if unowned:
+        drafts.append(incident_event("incident.triage", incident, actor, audience, reason=ERR_NO_OWNER))
+    publish_on_commit(events_append(drafts))
+    note = "" if raised else NOTE_LOWERED
+    return SeverityChange(incident=incident, tickets=_escalate_unattended(issued, health), note=note)
+
+
+def _issue_missing(incident, tickets, actor):
+    """Issue tickets for the kinds the incident's plan asks for that no live ticket covers.
+
+    A kind already waiting for a hand assignment (rejected, or no owner) stays with the console.
+    Return (the tickets issued, the kinds that found no owner).
+    """
+    covered = {t.subcenter.kind_id for t in tickets if t.status not in (S.REJECTED, S.CANCELLED)}
+    wanted = [kind.code for kind in incident.plan.kinds.all()] if incident.plan else []
+    missing = [k for k in wanted if k not in covered and k not in incident.unassigned_kinds]
+    routes = _route(incident.location.x, incident.location.y, missing)
+    unowned = [kind for kind, r in routes.items() if not r.has_owner]
+    incident.unassigned_kinds = [*incident.unassigned_kinds, *unowned]
+    routed = {r["kind"]: r for r in incident.routing}
+    routed.update({kind: r.as_dict() for kind, r in routes.items()})
+    incident.routing = list(routed.values())
+    issued = _tickets_issue(incident, [r for r in routes.values() if r.has_owner], actor, timezone.now())
+    return issued, unowned

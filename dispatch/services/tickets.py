@@ -132,6 +132,21 @@ def _apply(ticket, *, actor, action, event_name, now, reason="", extra=None, wri
     publish_on_commit(events_append(drafts))
 
 
+def tickets_cancel_locked(tickets, *, actor, reason, now) -> list[dict]:
+    """Cancel these open tickets, already locked with their actors loaded; return their event drafts.
+
+    For a service that settles their incident itself (a merge closes it), so no incident.updated follows.
+    """
+    drafts = []
+    for ticket in tickets:
+        ticket.status = lifecycle.next_status(ticket, "cancel")
+        ticket.cancelled_at, ticket.cancelled_by, ticket.reason = now, actor, reason
+        set_deadline(ticket, ticket.status)
+        ticket.save(update_fields=["status", "cancelled_at", "cancelled_by", "reason", "due_at", "overdue", "escalation_level"])
+        drafts.append(ticket_event("ticket.cancelled", ticket, actor, reason=reason))
+    return drafts
+
+
 def _load_actors(ticket):
     """Fetch in one query the users ticket_data names that are not loaded yet."""
     missing = [f for f in TICKET_ACTORS if getattr(ticket, f"{f}_id") and not Ticket._meta.get_field(f).is_cached(ticket)]

@@ -33,6 +33,11 @@ LOCK_INCIDENT = "SELECT status, closed_at, unassigned_kinds FROM dispatch_incide
 
 TICKETS_OF_INCIDENT = "SELECT status, subcenter_id FROM dispatch_ticket WHERE incident_id = %s"
 
+# An incident's distance in meters (on the spheroid) from the point (lon, lat): the duplicates search.
+INCIDENT_DISTANCE_M = (
+    "ST_Distance(dispatch_incident.location::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
+)
+
 # ---- the event log ---------------------------------------------------------------------
 
 APPEND_EVENTS = """
