@@ -91,6 +91,7 @@ def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(s
     c.wait_for_selector("#detail .feedback >> text=险情排除 all clear")
     c.click(f'#detail [data-ticket-id="{ticket.id}"] [data-action="close"]')
     ticket_on(c, ticket.id, "closed")
+    c.fill("#detail textarea[name=outcome]", "堤防加固完毕 bank repaired")  # closing takes an outcome (#13)
     c.click("#close-incident:not([disabled])")
     c.wait_for_selector(f'#detail[data-incident-id="{incident.id}"][data-status="closed"]')
     assert orm(lambda: Incident.objects.get(pk=incident.pk).status) == "closed"

@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 from api.tokens import token_issue
 from tests.browser import launch_chromium
 from tests.second_factor import verified_login
-from tests.test_screens import FENGQING, Screen, Servers, click_map_at, login_passwords
+from tests.screens import FENGQING, Screen, Servers, click_map_at, login_passwords
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
