@@ -147,6 +147,7 @@ function RoutePreview({ route, error }) {
   if (error) return html`<p class="error">${error}</p>`;
   if (!route) return null;
   const missing = route.missing_kinds || (route.unassigned_kinds || []).map((code) => ({ code }));
+  missing.filter((k) => k.name).forEach((k) => ui.kinds.set(k.code, { ...ui.kinds.get(k.code), ...k }));
   return html`<h3>${gettext("Will receive it")}</h3>
     ${route.plan ? html`<p class="muted">${gettext("Plan:")} ${nameOf(route.plan)}</p>`
       : html`<p class="muted">${gettext("No plan for this category and severity.")}</p>`}
@@ -270,7 +271,8 @@ async function loadFailedNotices() {
 async function main() {
   map = await baseMap($("map"));
   window.gdMap = map; // for tests and the curious
-  ui.counties = map.gdJurisdictions.filter((f) => f.properties.level === "county")
+  const counties = map.gdJurisdictions.filter((f) => f.properties.level === "county");
+  ui.counties = (counties.length ? counties : map.gdJurisdictions.filter((f) => f.properties.parent))
     .map((f) => ({ code: f.properties.code, name: f.properties.name, name_en: f.properties.name_en }));
   map.on("click", (e) => openForm(e.latlng));
   form.addEventListener("submit", submit);

@@ -138,6 +138,12 @@ export class AssignForm extends Component {
     this.load(this.state.kind);
   }
 
+  // Until the dispatcher picks a kind, follow the kind the incident needs (a rejection read later).
+  componentDidUpdate() {
+    const needed = neededKind(this.props.incident);
+    if (!this.kindChosen && needed && needed !== this.state.kind) this.chooseKind(needed);
+  }
+
   // The sub-centers of a kind, nearest the incident first (the server filters and sorts; the kind is
   // filtered here too, so an older server's whole list is still narrowed to the kind).
   async load(kind) {
@@ -213,7 +219,7 @@ export class AssignForm extends Component {
     return html`<form class="assign" onSubmit=${(e) => this.submit(e)}>
       <h3>${gettext("Assign by hand")}</h3>
       <label>${gettext("Kind")}
-        <select name="kind" value=${kind} onChange=${(e) => this.chooseKind(e.currentTarget.value)}>
+        <select name="kind" value=${kind} onChange=${(e) => { this.kindChosen = true; this.chooseKind(e.currentTarget.value); }}>
           <option value="">${gettext("every kind")}</option>
           ${kinds.map((k) => html`<option key=${k.code} value=${k.code}>${kindName(k.code)}</option>`)}
         </select></label>
