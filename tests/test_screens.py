@@ -91,6 +91,7 @@ def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(s
     c.wait_for_selector("#detail .feedback >> text=险情排除 all clear")
     c.click(f'#detail [data-ticket-id="{ticket.id}"] [data-action="close"]')
     ticket_on(c, ticket.id, "closed")
+    c.fill("#detail textarea[name=outcome]", "堤防加固完毕 bank repaired")  # closing takes an outcome (#13)
     c.click("#close-incident:not([disabled])")
     c.wait_for_selector(f'#detail[data-incident-id="{incident.id}"][data-status="closed"]')
     assert orm(lambda: Incident.objects.get(pk=incident.pk).status) == "closed"
@@ -130,8 +131,8 @@ def test_the_console_keeps_one_idempotency_key_per_form(servers, browser, cast):
     c.wait_for_selector("#report", state="hidden")
     assert len(keys) == 1 and keys[0]
     assert orm(lambda: Incident.objects.filter(title="山体滑坡 landslide").count()) == 1
-    # Esc cancels a new form without sending anything.
-    click_map_at(c, *FENGQING)
+    # Esc cancels a new form without sending anything (a click beside the new incident's marker, not on it).
+    click_map_at(c, FENGQING[0] - 0.1, FENGQING[1])
     c.fill("input[name=title]", "never sent")
     c.keyboard.press("Escape")
     c.wait_for_selector("#report", state="hidden")
@@ -215,7 +216,7 @@ def test_the_three_screens_render_with_no_untranslated_text(servers, browser, ca
         page = screen.page
         assert page.get_attribute("html", "lang") == language
         if path == "/console/":
-            click_map_at(page, *FENGQING)
+            click_map_at(page, FENGQING[0] - 0.1, FENGQING[1])  # beside the incident's marker (which opens it)
             page.wait_for_selector("#route-preview li")
             page.click("#incidents li[data-incident-id]")
             page.wait_for_selector("#detail .stages")

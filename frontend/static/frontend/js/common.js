@@ -27,10 +27,23 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body || {});
   }
-  const response = await fetch(`/api/v1/${path}`, init);
-  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, init);
+  } catch { // the browser's own words ("Failed to fetch") are neither translated nor helpful
+    throw new NetworkError();
+  }
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json().catch(() => null) : null;
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// The server could not be reached at all: said in the screen's language.
+export class NetworkError extends Error {
+  constructor() {
+    super(gettext("The server cannot be reached: check the network and try again."));
+    this.status = 0;
+  }
 }
 
 const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href"]);
@@ -97,7 +110,56 @@ export function ruleLabel(rule) {
     overlap: gettext("overlapping jurisdictions: chosen by rule"),
     nearest_within_tolerance: gettext("nearest jurisdiction within tolerance"),
     no_owner: gettext("no owner: manual assignment needed"),
+    manual: gettext("assigned by hand at the command center"),
   }[rule] || rule;
+}
+
+// ---- the screen's language: English screens use the data's English names where it has them ----
+
+export const english = document.documentElement.lang.startsWith("en");
+
+// A thing's name in the screen's language: name_en on English screens when the data has one.
+export function nameOf(thing, fallback = "") {
+  if (!thing) return fallback;
+  return (english && thing.name_en) || thing.name || fallback;
+}
+
+// A terminal's state from its health {online, audio_armed}: "armed", "online" (not armed) or "offline".
+export function terminalState(terminal) {
+  if (!terminal || !terminal.online) return "offline";
+  return terminal.audio_armed ? "armed" : "online";
+}
+
+export function terminalLabel(state) {
+  return { armed: gettext("online, alarm armed"), online: gettext("online, alarm not armed"), offline: gettext("offline") }[state];
+}
+
+// Seconds as m:ss (or h:mm:ss past an hour).
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = String(s % 60).padStart(2, "0");
+  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
+}
+
+export function eventLabel(name) {
+  return {
+    "incident.reported": gettext("reported"), "incident.triage": gettext("sent to triage"),
+    "incident.updated": gettext("incident updated"), "incident.closed": gettext("incident closed"),
+    "incident.call": gettext("call attached"), "incident.merged": gettext("marked as duplicate"),
+    "ticket.issued": gettext("ticket issued"), "ticket.delivered": gettext("delivered to the terminal"),
+    "ticket.accepted": gettext("accepted"), "ticket.rejected": gettext("rejected"), "ticket.confirmed": gettext("confirmed"),
+    "ticket.feedback": gettext("progress"), "ticket.resolved": gettext("final report"), "ticket.closed": gettext("ticket closed"),
+    "ticket.reopened": gettext("ticket reopened"), "ticket.cancelled": gettext("ticket cancelled"),
+    "ticket.overdue": gettext("overdue"), "ticket.checked": gettext("checklist item ticked"),
+  }[name] || name;
+}
+
+// What the command center or the sub-center does next (store.nextStep's action).
+export function actionLabel(action) {
+  return {
+    deliver: gettext("receive on the terminal"), accept: gettext("accept"), confirm: gettext("confirm"),
+    final: gettext("final report"), close: gettext("close the ticket"), assign: gettext("assign"),
+  }[action] || action;
 }
 
 export const OPEN_TICKET = new Set(["issued", "delivered", "accepted", "confirmed", "resolved"]);
@@ -130,6 +192,7 @@ export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
     onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || String(feature.id)), { sticky: true }),
   }).addTo(map);
   if (base.getLayers().length) map.fitBounds(base.getBounds());
+  map.gdJurisdictions = jurisdictions.features || []; // the county list of the console's search
   if (seats) {
     api("layers/county_seats/features").then((data) => {
       L.geoJSON(data, {
@@ -151,6 +214,7 @@ export function incidentMarker(incident, { overdue = false } = {}) {
     dashArray: incident.status === "triage" ? "3 3" : null,
     fillColor: SEVERITY_COLORS[incident.severity] || "#555",
     fillOpacity: closed ? 0.35 : 0.9,
+    bubblingMouseEvents: false, // a click on an incident is not a click on the map (which logs a new one)
   });
 }
 
