@@ -24,7 +24,9 @@ class SubCenterRefOut(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
     name = serializers.CharField()
+    name_en = serializers.CharField(help_text="empty when none is recorded")
     kind = serializers.CharField()
+    duty_phone = serializers.CharField(help_text="the desk's duty phone (值班电话), empty when none is recorded")
 
 
 class TicketOut(serializers.Serializer):
@@ -36,6 +38,12 @@ class TicketOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
     routing = serializers.JSONField()
     checklist = serializers.ListField(child=serializers.CharField())
+    checklist_done = serializers.ListField(
+        child=serializers.IntegerField(), help_text="indexes into checklist of the items ticked, ascending"
+    )
+    deadlines = serializers.DictField(
+        child=serializers.IntegerField(), help_text="stage → seconds (deliver_s, accept_s, confirm_s, feedback_s)"
+    )
     reason = serializers.CharField()
     issued_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)

@@ -6,7 +6,8 @@ tie-break, nearest on the spheroid within a tolerance, many points at once).
 
 # ---- routing -----------------------------------------------------------------------------
 
-_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name"""
+# The owner's English name and duty phone come last: a ticket shows them (ticket_data) without another query.
+_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name, sc.name_en, sc.duty_phone"""
 _FROM = """
     FROM geo_jurisdiction j
     JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id

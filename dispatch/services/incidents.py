@@ -140,8 +140,11 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
 
 def _routed_to(routing):
     """Return the sub-center a routing names, with the fields a ticket shows (others load on access)."""
-    values = (routing.subcenter_id, routing.subcenter_code, routing.subcenter_name, routing.kind)
-    return row_partial(SubCenter, dict(zip(SUBCENTER_PART, values)))
+    values = {
+        "id": routing.subcenter_id, "code": routing.subcenter_code, "name": routing.subcenter_name,
+        "name_en": routing.subcenter_name_en, "kind_id": routing.kind, "duty_phone": routing.subcenter_duty_phone,
+    }
+    return row_partial(SubCenter, {name: values[name] for name in SUBCENTER_PART})
 
 
 def _escalate_unattended(tickets, health):

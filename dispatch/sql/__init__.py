@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 # ---- tickets and incidents -----------------------------------------------------------
 
 INCIDENT_PART = ("id", "status", "closed_at", "unassigned_kinds")
-SUBCENTER_PART = ("id", "code", "name", "kind_id")
+SUBCENTER_PART = ("id", "code", "name", "name_en", "kind_id", "duty_phone")  # what ticket_data shows
 
 # A ticket locked for a lifecycle action, with the incident and sub-center fields the services
 # read. After waiting for the lock PostgreSQL re-reads the ticket, not the joined rows: join only
