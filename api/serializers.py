@@ -229,6 +229,11 @@ class FeedbackIn(StrictSerializer):
     final = serializers.BooleanField(required=False, default=False, help_text="A final report resolves the ticket.")
 
 
+class CheckIn(StrictSerializer):
+    item = serializers.IntegerField(min_value=0, max_value=999, help_text="the index of the item in the ticket's checklist")
+    done = serializers.BooleanField(help_text="true ticks the item, false unticks it")
+
+
 class TokenIn(StrictSerializer):
     username = Text(max_length=150)
     password = Text(max_length=4096, trim_whitespace=False, style={"input_type": "password"})

@@ -148,6 +148,7 @@ class TicketIssuedOut(serializers.Serializer):
 class TicketChangeOut(serializers.Serializer):
     ticket = TicketOut()
     changed = serializers.BooleanField(help_text="false when the action had already been taken")
+    seq = serializers.IntegerField(help_text="the event log's head after the write: the ticket is as of this seq")
 
 
 class TicketOneOut(serializers.Serializer):
@@ -157,6 +158,7 @@ class TicketOneOut(serializers.Serializer):
 class FeedbackCreatedOut(serializers.Serializer):
     feedback = FeedbackOut()
     ticket = TicketOut()
+    seq = serializers.IntegerField(help_text="the event log's head after the write: the ticket is as of this seq")
 
 
 class TicketListOut(serializers.Serializer):

@@ -29,6 +29,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/close", tickets.TicketCloseView.as_view(), name="ticket-close"),
     path("tickets/<int:ticket_id>/reopen", tickets.TicketReopenView.as_view(), name="ticket-reopen"),
     path("tickets/<int:ticket_id>/cancel", tickets.TicketCancelView.as_view(), name="ticket-cancel"),
+    path("tickets/<int:ticket_id>/check", tickets.TicketCheckView.as_view(), name="ticket-check"),
     path("notices", notices.NoticesView.as_view(), name="notices"),
     path("categories", overview.CategoriesView.as_view(), name="categories"),
     path("subcenters", overview.SubCentersView.as_view(), name="subcenters"),

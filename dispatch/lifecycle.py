@@ -35,6 +35,7 @@ ACTION_ROLES = {
     "reopen": {Role.DISPATCHER, Role.ADMIN},
     "close": {Role.DISPATCHER, Role.ADMIN},
     "cancel": {Role.DISPATCHER, Role.ADMIN},
+    "check": {Role.OPERATOR},  # a checklist tick: no transition, open tickets only (services.ticket_check)
 }
 
 # Which timestamp and actor column each action fills.

@@ -44,6 +44,7 @@ ACTIONS = {
     frames.Delivered: lambda user, f: services.ticket_deliver(actor=user, ticket_id=f.ticket),
     frames.Accept: lambda user, f: services.ticket_accept(actor=user, ticket_id=f.ticket),
     frames.Reject: lambda user, f: services.ticket_reject(actor=user, ticket_id=f.ticket, reason=f.reason),
+    frames.Check: lambda user, f: services.ticket_check(actor=user, ticket_id=f.ticket, item=f.item, done=f.done),
 }
 
 

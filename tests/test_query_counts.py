@@ -179,3 +179,14 @@ def test_snapshots(cast, terminals_online, counted):
     with counted(6):
         seq, incidents, tickets = stream.snapshot(water)
     assert len(incidents) == 3 and len(tickets) == 3
+
+
+@pytest.mark.django_db
+def test_a_checklist_tick_locks_the_ticket_once_and_appends_one_event(cast, ticket, counted):
+    services.ticket_deliver(actor=cast.water_op, ticket_id=ticket.id)
+    # savepoint, lock ticket, the deliverer's name, update, insert event, release, seqs
+    with counted(7):
+        services.ticket_check(actor=cast.water_op, ticket_id=ticket.id, item=0, done=True)
+    # … the deliverer's name again (a new lock), and nothing else: the same tick changes nothing
+    with counted(4):
+        services.ticket_check(actor=cast.water_op, ticket_id=ticket.id, item=0, done=True)

@@ -15,6 +15,11 @@ def current_seq():
     return EventHead.objects.values_list("seq", flat=True).get(pk=1)
 
 
+def head_seq():
+    """Return the event log's head seq (one query): what a REST answer says it is as recent as."""
+    return EventHead.objects.values_list("seq", flat=True).get(pk=1)
+
+
 def snapshot(scope):
     """Return (seq, incidents, tickets): the open work in scope, exactly as of seq."""
     with transaction.atomic():
@@ -59,6 +64,8 @@ def snapshot_apply(state, event):
 
     An event carries the whole ticket and/or incident it changed: a ticket stays while it is
     open, an incident until it is closed. Events of other things (presence) change nothing.
+    A checklist tick (ticket.checked) carries the ticket with its checklist_done, so it is
+    applied like any other ticket event.
     """
     payload = event["payload"]
     ticket, incident = payload.get("ticket"), payload.get("incident")

@@ -18,6 +18,7 @@ from dispatch.services.presence import (
 from dispatch.services.tickets import (
     ticket_accept,
     ticket_cancel,
+    ticket_check,
     ticket_close,
     ticket_confirm,
     ticket_deliver,
@@ -31,6 +32,6 @@ __all__ = [
     "ERR_IDEMPOTENCY_REUSED", "Report", "checkpoint_sign_due", "checkpoints_copy",
     "incident_assign", "incident_close", "incident_report",
     "notices_send_due", "terminal_connect", "terminal_disconnect", "terminal_heartbeat", "terminals_beat", "terminals_sweep",
-    "ticket_accept", "ticket_cancel", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
+    "ticket_accept", "ticket_cancel", "ticket_check", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
     "ticket_feedback", "ticket_reject", "ticket_reopen", "tickets_escalate_due", "user_add",
 ]
