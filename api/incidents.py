@@ -57,7 +57,7 @@ class IncidentsView(ApiView):
                    "each feature's properties are the incident's fields"), **errors(400)},
     )
     def get(self, request):
-        """List incidents, newest first, as GeoJSON; an operator sees only their sub-center's."""
+        """Search incidents, newest first, one page as GeoJSON; an operator sees only their sub-center's."""
         query = self.parse(s.IncidentListQuery, request.query_params)
         return Response(selectors.incident_list_geojson(user=request.user, **query))
 
@@ -85,6 +85,15 @@ class IncidentView(ApiView):
     def get(self, request, incident_id):
         """Return one incident with its tickets, feedback and event timeline."""
         return Response(selectors.incident_detail(user=request.user, incident_id=incident_id))
+
+
+class IncidentTimelineView(ApiView):
+    read_roles = EVERYONE
+
+    @extend_schema(operation_id="incidents_timeline", responses={200: shapes.TimelineOut, **errors(404)})
+    def get(self, request, incident_id):
+        """Return the incident's timeline from the event log: who did what, when, for each ticket."""
+        return Response(selectors.incident_timeline(user=request.user, incident_id=incident_id))
 
 
 class IncidentAssignView(ApiView):

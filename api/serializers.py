@@ -326,6 +326,17 @@ class IncidentListQuery(serializers.Serializer):
     bbox = BboxField(required=False, help_text=BBOX_HELP)
     reported_after = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive")
     reported_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive")
+    q = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=200,
+        help_text="words that must each appear (any case) in the title, address, description, reporter's name or phone",
+    )
+    county = serializers.CharField(
+        required=False, max_length=64, help_text="a county's jurisdiction code: incidents whose point lies in it"
+    )
+    before = serializers.CharField(
+        required=False, max_length=200, help_text="a page's `next` cursor: the page after it (opaque)"
+    )
+    count = serializers.BooleanField(required=False, default=False, help_text="true adds `count`: every match")
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
 
     def validate(self, attrs):

@@ -136,6 +136,32 @@ class IncidentDetailOut(serializers.Serializer):
     events = EventOut(many=True)
 
 
+class TimelineSubCenterOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+
+
+class TimelineEntryOut(serializers.Serializer):
+    """dispatch.selectors.incidents.timeline_entry: one event of the log, as a line of the timeline."""
+
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    name = serializers.CharField(help_text="the event's name, e.g. ticket.accepted")
+    actor = serializers.CharField(allow_null=True, help_text="who did it; null for the system (the deadline worker)")
+    ticket_id = serializers.IntegerField(allow_null=True)
+    subcenter = TimelineSubCenterOut(allow_null=True, help_text="the ticket's sub-center; null for incident events")
+    summary = serializers.DictField(
+        help_text="what matters of the event, only the keys it has: reason, text, final, status, item, item_text, "
+        "done, changes, level"
+    )
+
+
+class TimelineOut(serializers.Serializer):
+    incident = IncidentOut()
+    entries = TimelineEntryOut(many=True)
+
+
 class IncidentCloseOut(serializers.Serializer):
     incident = IncidentOut()
 
@@ -315,7 +341,10 @@ class IncidentFeatureOut(FeatureOut):
 class IncidentCollectionOut(FeatureCollectionOut):
     features = IncidentFeatureOut(many=True)
     limit = serializers.IntegerField()
-    truncated = serializers.BooleanField(help_text="more incidents match than `limit`")
+    truncated = serializers.BooleanField(help_text="more incidents match than `limit`: there is a next page")
+    next = serializers.CharField(allow_null=True, help_text="the cursor of the next page (pass it as `before`), "
+                                 "null on the last page")
+    count = serializers.IntegerField(required=False, help_text="every match, all pages; only with count=true")
 
 
 class JurisdictionPropertiesOut(serializers.Serializer):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("layers/<str:name>/features", maps.LayerFeaturesView.as_view(), name="layer-features"),
     path("incidents", incidents.IncidentsView.as_view(), name="incidents"),
     path("incidents/<int:incident_id>", incidents.IncidentView.as_view(), name="incident"),
+    path("incidents/<int:incident_id>/timeline", incidents.IncidentTimelineView.as_view(), name="incident-timeline"),
     path("incidents/<int:incident_id>/assign", incidents.IncidentAssignView.as_view(), name="incident-assign"),
     path("incidents/<int:incident_id>/close", incidents.IncidentCloseView.as_view(), name="incident-close"),
     path("incidents/<int:incident_id>/nearby", incidents.IncidentNearbyView.as_view(), name="incident-nearby"),

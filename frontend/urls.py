@@ -24,6 +24,7 @@ urlpatterns = [
     path("terminal/", views.terminal, name="terminal"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/bulletin/", views.bulletin, name="bulletin"),
+    path("incidents/<int:incident_id>/timeline", views.timeline, name="timeline"),
     path("i18n/js/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
