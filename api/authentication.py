@@ -1,5 +1,6 @@
 """How each API call proves who it is: a token (machines) or the browser's session."""
 
+from django.utils.translation import gettext_lazy
 import threading
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from api.tokens import token_for_secret
 from dispatch.models import OperatorPost
 from dispatch.roles import operator_subcenter_id, user_role
 
-ERR_BAD_TOKEN = "invalid, expired or revoked token"
+ERR_BAD_TOKEN = gettext_lazy("invalid, expired or revoked token")
 TOKEN_CACHE_S = 10  # a token's user and role are loaded again after this (a changed role shows within it)
 TOKEN_RECHECK_S = 1.0  # revocation, expiry, a password change or deactivation is seen by every process within this
 

@@ -1,5 +1,6 @@
 """Incidents over REST: report, list as GeoJSON, one with its timeline, assign, close, nearby."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -16,7 +17,7 @@ from dispatch.representations import incident_data, ticket_data
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_MAX = 128
-ERR_IDEMPOTENCY_KEY = f"an {IDEMPOTENCY_HEADER} is 1 to {IDEMPOTENCY_MAX} printable ASCII characters"
+ERR_IDEMPOTENCY_KEY = gettext_lazy("an {header} is 1 to {max} printable ASCII characters")
 
 # Printable ASCII without surrounding spaces (HTTP drops them), as idempotency_key() checks.
 IDEMPOTENCY_SCHEMA = {
@@ -36,7 +37,7 @@ def idempotency_key(request):
         return None
     key = key.strip()
     if not key or len(key) > IDEMPOTENCY_MAX or not key.isascii() or not key.isprintable():
-        raise Invalid(ERR_IDEMPOTENCY_KEY, field="idempotency_key")
+        raise Invalid(ERR_IDEMPOTENCY_KEY.format(header=IDEMPOTENCY_HEADER, max=IDEMPOTENCY_MAX), field="idempotency_key")
     return key
 
 

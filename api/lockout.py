@@ -1,5 +1,6 @@
 """The login lockout (django-axes) as the API and the pages see it: whom it counts, and for how long."""
 
+from django.utils.translation import gettext_lazy
 import math
 
 from axes.helpers import get_cool_off
@@ -8,7 +9,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
 
-ERR_LOCKED_OUT = "too many failed logins for this account or address; try again in {seconds} s or ask an administrator"
+ERR_LOCKED_OUT = gettext_lazy("too many failed logins for this account or address; try again in {seconds} s or ask an administrator")
 
 
 class LockedOut(Throttled):

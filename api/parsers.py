@@ -4,6 +4,7 @@ Django's DATA_UPLOAD_MAX_MEMORY_SIZE is one number for the whole site and DRF's 
 read the stream without it, so the API keeps its own limit here.
 """
 
+from django.utils.translation import gettext_lazy
 import io
 
 from rest_framework.exceptions import ParseError
@@ -12,7 +13,7 @@ from rest_framework.parsers import JSONParser
 from api.errors import PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
-ERR_TOO_DEEP = "JSON parse error - the body is nested too deeply"
+ERR_TOO_DEEP = gettext_lazy("JSON parse error - the body is nested too deeply")
 
 
 class LimitedJSONParser(JSONParser):

@@ -242,24 +242,39 @@ class SubCenterOut(serializers.Serializer):
     name_en = serializers.CharField()
     kind = serializers.CharField()
     kind_name = serializers.CharField()
+    kind_name_en = serializers.CharField()
     duty_phone = serializers.CharField()
     active = serializers.BooleanField()
     priority = serializers.IntegerField()
     jurisdictions = serializers.ListField(child=serializers.CharField(), help_text="covered jurisdiction codes")
     coverage_area_m2 = serializers.FloatField()
     terminal = TerminalHealthOut()
+    distance_m = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="only with near: meters from the point to its nearest jurisdiction (0 inside); null without one",
+    )
 
 
 class SubCentersOut(serializers.Serializer):
     subcenters = SubCenterOut(many=True)
 
 
+class KindOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+
+
 class RoutePreviewOut(serializers.Serializer):
     location = PointField()
     plan = PlanOut(allow_null=True)
     kinds = serializers.ListField(child=serializers.CharField())
-    routes = serializers.ListField(child=serializers.DictField(), help_text="rule, sub-center, jurisdiction per kind")
+    routes = serializers.ListField(
+        child=serializers.DictField(), help_text="rule, sub-center (with subcenter_name_en), jurisdiction per kind; "
+        "with an owner, terminal: {online, audio_armed} of its live terminals"
+    )
     unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    missing_kinds = KindOut(many=True, help_text="the kinds nobody owns here, named")
     triage = serializers.BooleanField()
 
 

@@ -6,7 +6,10 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, Http404
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -130,3 +133,13 @@ def timeline(request, incident_id):
                 "when": datetime.fromisoformat(entry["at"])} for entry in data["entries"]]
     context.update(incident=data["incident"], entries=entries, generated_at=timezone.localtime())
     return render(request, "frontend/timeline.html", context)
+
+
+FAVICON = "frontend/favicon.svg"
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Answer /favicon.ico with the project's own icon (an SVG: every browser the screens support shows it)."""
+    return FileResponse(open(finders.find(FAVICON), "rb"), content_type="image/svg+xml")

@@ -42,6 +42,15 @@ ROUTE_NEAREST = f"""
 """
 
 
+# A sub-center's distance in meters from a point to the nearest of its jurisdictions (NULL without one),
+# as a column of a sub-center query (geo_subcenter in the outer FROM).
+SUBCENTER_DISTANCE_M = """
+    SELECT min(ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography))
+    FROM geo_subcenter_jurisdictions sj JOIN geo_jurisdiction j ON j.id = sj.jurisdiction_id
+    WHERE sj.subcenter_id = geo_subcenter.id
+"""
+
+
 # Every coverage polygon of some kinds, for the in-process bulk router (geo.bulk).
 COVERAGE_POLYGONS = """
     SELECT sc.kind_id, sc.id, sc.priority, sc.coverage_area_m2, sc.code, j.id, ST_AsBinary(j.geom)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.contrib.gis.geos import Polygon
 from django.db.models import Exists, OuterRef, Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy
 
 from dispatch.errors import Invalid
 from dispatch.models import Event, Feedback, Incident, IncidentStatus, Ticket
@@ -19,9 +19,9 @@ from geo.selectors import layer_features_near
 
 Bbox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat (WGS 84)
 
-ERR_UNKNOWN_LAYER = _("no layer named {name!r}")
-ERR_UNKNOWN_COUNTY = _("no county with the code {code!r}")
-ERR_BAD_CURSOR = _("not a cursor this list gave out: pass the `next` of the previous page")
+ERR_UNKNOWN_LAYER = gettext_lazy("no layer named {name!r}")
+ERR_UNKNOWN_COUNTY = gettext_lazy("no county with the code {code!r}")
+ERR_BAD_CURSOR = gettext_lazy("not a cursor this list gave out: pass the `next` of the previous page")
 SEARCHED_FIELDS = ("title", "address", "description", "reporter_name", "reporter_phone")
 
 

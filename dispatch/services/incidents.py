@@ -1,5 +1,6 @@
 """Writes of incidents (事件): report (store, route, issue tickets), assign by hand, close."""
 
+from django.utils.translation import gettext_lazy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,12 +28,12 @@ from dispatch.sql import SUBCENTER_PART, row_partial
 from geo.models import SubCenter
 from geo.router import route_point
 
-ERR_IDEMPOTENCY_REUSED = "this Idempotency-Key was used for a different request"
-ERR_INCIDENT_NOT_FOUND = "no incident {id}"
-ERR_INCIDENT_CLOSED = "incident {id} is closed"
-ERR_INCIDENT_OPEN_TICKETS = "incident {id} still has open tickets: {tickets}"
-ERR_ALREADY_ASSIGNED = "sub-center {code} already has a live ticket for this incident"
-ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
+ERR_IDEMPOTENCY_REUSED = gettext_lazy("this Idempotency-Key was used for a different request")
+ERR_INCIDENT_NOT_FOUND = gettext_lazy("no incident {id}")
+ERR_INCIDENT_CLOSED = gettext_lazy("incident {id} is closed")
+ERR_INCIDENT_OPEN_TICKETS = gettext_lazy("incident {id} still has open tickets: {tickets}")
+ERR_ALREADY_ASSIGNED = gettext_lazy("sub-center {code} already has a live ticket for this incident")
+ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"  # a reason written into the log, not a message
 
 
 @dataclass(frozen=True)

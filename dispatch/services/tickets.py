@@ -5,6 +5,7 @@ Each action locks the ticket row once, checks the action against the transitions
 rings the doorbell after commit. Locks are always taken ticket(s) first, then the incident.
 """
 
+from django.utils.translation import gettext_lazy
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -23,9 +24,9 @@ from dispatch.representations import TICKET_ACTORS, feedback_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import SubCenter
 
-ERR_FEEDBACK_TEXT = "feedback text is required"
-ERR_CHECK_ITEM = "no checklist item {item}: the ticket's checklist has {count} item(s), numbered from 0"
-ERR_CHECK_NOT_OPEN = "cannot tick the checklist of a ticket that is {status}"
+ERR_FEEDBACK_TEXT = gettext_lazy("feedback text is required")
+ERR_CHECK_ITEM = gettext_lazy("no checklist item {item}: the ticket's checklist has {count} item(s), numbered from 0")
+ERR_CHECK_NOT_OPEN = gettext_lazy("cannot tick the checklist of a ticket that is {status}")
 
 # What the deadline clock waits for after each status: (plan deadline key, counted from).
 NEXT_DEADLINE = {
