@@ -1,7 +1,7 @@
 """Tokens for machine clients: username and password in, a new token out (once); revoke your own."""
 
-from django.utils.translation import gettext_lazy
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response

@@ -1,6 +1,5 @@
 """How each API call proves who it is: a token (machines) or the browser's session."""
 
-from django.utils.translation import gettext_lazy
 import threading
 import time
 from dataclasses import dataclass
@@ -9,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 

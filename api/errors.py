@@ -5,8 +5,8 @@ A message that belongs to no field is filed under `detail`; a body that cannot b
 (too large, not JSON) under `body`.
 """
 
-from django.utils.translation import gettext_lazy
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback

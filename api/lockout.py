@@ -1,12 +1,12 @@
 """The login lockout (django-axes) as the API and the pages see it: whom it counts, and for how long."""
 
-from django.utils.translation import gettext_lazy
 import math
 
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import Throttled
 
 ERR_LOCKED_OUT = gettext_lazy("too many failed logins for this account or address; try again in {seconds} s or ask an administrator")

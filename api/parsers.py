@@ -4,9 +4,9 @@ Django's DATA_UPLOAD_MAX_MEMORY_SIZE is one number for the whole site and DRF's 
 read the stream without it, so the API keeps its own limit here.
 """
 
-from django.utils.translation import gettext_lazy
 import io
 
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 

@@ -5,13 +5,13 @@ serializers only refuse what is malformed, naming the field. Response bodies are
 dispatch.representations and documented in api.shapes.
 """
 
-from django.utils.translation import gettext_lazy
 import math
 import re
 from datetime import timedelta
 
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

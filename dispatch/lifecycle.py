@@ -1,6 +1,7 @@
 """The ticket lifecycle as data: one transitions table, one place that applies it."""
 
 from django.utils.translation import gettext_lazy
+
 from dispatch.errors import Conflict, Forbidden
 from dispatch.models import IncidentStatus
 from dispatch.models import TicketStatus as S

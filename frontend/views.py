@@ -5,15 +5,15 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_safe
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 
 from dispatch import selectors
 from dispatch.errors import NotFound

@@ -1,8 +1,8 @@
 """Reference reads: categories and plans, sub-centers with their terminals, the routing preview."""
 
-from django.utils.translation import gettext_lazy
 from django.db.models import F, Prefetch
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy
 
 from dispatch.errors import Invalid
 from dispatch.models import Category, ResponsePlan

@@ -6,8 +6,8 @@ only the events addressed to it. Anything out of scope is reported as missing (N
 never as forbidden, so its existence does not leak.
 """
 
-from django.utils.translation import gettext_lazy
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy
 
 from dispatch.errors import ERR_TICKET_NOT_FOUND, NotFound
 from dispatch.models import Incident, Ticket

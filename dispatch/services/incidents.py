@@ -1,6 +1,5 @@
 """Writes of incidents (事件): report (store, route, issue tickets), assign by hand, close."""
 
-from django.utils.translation import gettext_lazy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -9,6 +8,7 @@ from datetime import UTC
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from dispatch import lifecycle
 from dispatch.drafts import incident_event, ticket_event

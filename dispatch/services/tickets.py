@@ -5,12 +5,12 @@ Each action locks the ticket row once, checks the action against the transitions
 rings the doorbell after commit. Locks are always taken ticket(s) first, then the incident.
 """
 
-from django.utils.translation import gettext_lazy
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from dispatch import lifecycle, sql
 from dispatch.drafts import incident_event, ticket_event
