@@ -41,7 +41,7 @@ EVENT_LABELS = {
     "ticket.confirmed": _("Acceptance confirmed"), "ticket.feedback": _("Progress note"),
     "ticket.resolved": _("Final report"), "ticket.reopened": _("Ticket reopened"),
     "ticket.closed": _("Ticket closed"), "ticket.cancelled": _("Ticket cancelled"),
-    "ticket.checked": _("Checklist item"), "ticket.overdue": _("Overdue"), "notice.failed": _("Notice failed"),
+    "ticket.checked": _("Checklist item ticked or unticked"), "ticket.overdue": _("Deadline missed"), "notice.failed": _("Notice failed"),
 }
 
 

@@ -205,6 +205,9 @@ def test_the_printable_timeline_is_server_rendered_text_with_print_css_and_no_sc
     assert "frontend/css/print.css" in page and 'media="print"' in page
     assert "<script" not in page
     assert page.count('class="entry"') == Event.objects.filter(incident=incident).count()
+    assert "Checklist item ticked or unticked" in page and "reason: 非本单位职责" in page
+    chinese = client.get(f"/incidents/{incident.id}/timeline", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    assert "时间线" in chinese and "处置清单勾选" in chinese and "原因：非本单位职责" in chinese
 
 
 @pytest.mark.django_db(transaction=True)  # events are numbered when they commit
