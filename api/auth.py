@@ -1,6 +1,7 @@
 """Tokens for machine clients: username and password in, a new token out (once); revoke your own."""
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -15,11 +16,11 @@ from api.tokens import token_issue, token_revoke
 from api.two_factor import is_enrolled, second_factor_verify, two_factor_required
 from dispatch.errors import Invalid
 
-ERR_BAD_CREDENTIALS = "wrong username or password"
-ERR_NO_TOKEN = "this request carries no API token (Authorization: Token …)"
-ERR_OTP_REQUIRED = "this account logs in with a second factor: send `otp`, the code of your authenticator app or a recovery code"
-ERR_OTP_NOT_ENROLLED = "this account must set up its second factor first: log in once in the browser to enrol"
-ERR_OTP_WRONG = "wrong or already used `otp` code"
+ERR_BAD_CREDENTIALS = gettext_lazy("wrong username or password")
+ERR_NO_TOKEN = gettext_lazy("this request carries no API token (Authorization: Token …)")
+ERR_OTP_REQUIRED = gettext_lazy("this account logs in with a second factor: send `otp`, the code of your authenticator app or a recovery code")
+ERR_OTP_NOT_ENROLLED = gettext_lazy("this account must set up its second factor first: log in once in the browser to enrol")
+ERR_OTP_WRONG = gettext_lazy("wrong or already used `otp` code")
 LOCKED = OpenApiResponse(shapes.ErrorsOut, description="too many failed logins: locked out, see Retry-After")
 
 

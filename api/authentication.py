@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -16,7 +17,7 @@ from api.tokens import token_for_secret
 from dispatch.models import OperatorPost
 from dispatch.roles import operator_subcenter_id, user_role
 
-ERR_BAD_TOKEN = "invalid, expired or revoked token"
+ERR_BAD_TOKEN = gettext_lazy("invalid, expired or revoked token")
 TOKEN_CACHE_S = 10  # a token's user and role are loaded again after this (a changed role shows within it)
 TOKEN_RECHECK_S = 1.0  # revocation, expiry, a password change or deactivation is seen by every process within this
 

@@ -1,5 +1,6 @@
 """What every view of the API shares: the role gate, the size-limited JSON body, input parsing."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.views import APIView
 
@@ -8,7 +9,7 @@ from api.permissions import COMMAND_CENTER, RolePermission
 from api.shapes import ErrorsOut
 from dispatch.errors import Invalid
 
-ERR_NUL = "must not contain a NUL character"
+ERR_NUL = gettext_lazy("must not contain a NUL character")
 
 ERRORS = {
     code: OpenApiResponse(ErrorsOut, description=text)

@@ -6,6 +6,7 @@ A message that belongs to no field is filed under `detail`; a body that cannot b
 """
 
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -16,7 +17,7 @@ from dispatch.services import audit
 NOT_A_FIELD = "detail"
 BODY = "body"
 DRF_NON_FIELD = "non_field_errors"
-ERR_BODY_TOO_LARGE = "the request body is larger than {limit} bytes"
+ERR_BODY_TOO_LARGE = gettext_lazy("the request body is larger than {limit} bytes")
 
 
 class PayloadTooLarge(DispatchError):
@@ -88,7 +89,7 @@ def _messages(value):
     return [str(value)]
 
 
-ERR_NO_SUCH_PATH = "no such path in the API: {path}"
+ERR_NO_SUCH_PATH = gettext_lazy("no such path in the API: {path}")
 
 
 def not_found(request, *args, **kwargs):

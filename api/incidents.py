@@ -4,6 +4,7 @@ Answers about an incident carry `seq`, the event log's head: read after a write 
 before a read's rows (docs/PROTOCOL.md, "seq on REST answers").
 """
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -21,7 +22,7 @@ from dispatch.selectors.stream import head_seq
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_MAX = 128
-ERR_IDEMPOTENCY_KEY = f"an {IDEMPOTENCY_HEADER} is 1 to {IDEMPOTENCY_MAX} printable ASCII characters"
+ERR_IDEMPOTENCY_KEY = gettext_lazy("an {header} is 1 to {max} printable ASCII characters")
 
 # Printable ASCII without surrounding spaces (HTTP drops them), as idempotency_key() checks.
 IDEMPOTENCY_SCHEMA = {
@@ -41,7 +42,7 @@ def idempotency_key(request):
         return None
     key = key.strip()
     if not key or len(key) > IDEMPOTENCY_MAX or not key.isascii() or not key.isprintable():
-        raise Invalid(ERR_IDEMPOTENCY_KEY, field="idempotency_key")
+        raise Invalid(ERR_IDEMPOTENCY_KEY.format(header=IDEMPOTENCY_HEADER, max=IDEMPOTENCY_MAX), field="idempotency_key")
     return key
 
 
@@ -62,7 +63,7 @@ class IncidentsView(ApiView):
                    "each feature's properties are the incident's fields"), **errors(400)},
     )
     def get(self, request):
-        """List incidents, newest first, as GeoJSON; an operator sees only their sub-center's."""
+        """Search incidents, newest first, one page as GeoJSON; an operator sees only their sub-center's."""
         query = self.parse(s.IncidentListQuery, request.query_params)
         return Response(selectors.incident_list_geojson(user=request.user, **query))
 
@@ -168,6 +169,15 @@ class IncidentMergeView(ApiView):
             actor=request.user, incident_id=incident_id, into_id=data["into"], reason=data["reason"]
         )
         return Response({"incident": incident_data(merge.incident), "into": incident_data(merge.into), "seq": head_seq()})
+
+
+class IncidentTimelineView(ApiView):
+    read_roles = EVERYONE
+
+    @extend_schema(operation_id="incidents_timeline", responses={200: shapes.TimelineOut, **errors(404)})
+    def get(self, request, incident_id):
+        """Return the incident's timeline from the event log: who did what, when, for each ticket."""
+        return Response(selectors.incident_timeline(user=request.user, incident_id=incident_id))
 
 
 class IncidentAssignView(ApiView):

@@ -6,9 +6,10 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import Throttled
 
-ERR_LOCKED_OUT = "too many failed logins for this account or address; try again in {seconds} s or ask an administrator"
+ERR_LOCKED_OUT = gettext_lazy("too many failed logins for this account or address; try again in {seconds} s or ask an administrator")
 
 
 class LockedOut(Throttled):

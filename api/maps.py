@@ -1,5 +1,6 @@
 """Map data over REST: jurisdictions, layers and their features as GeoJSON."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -11,7 +12,7 @@ from dispatch.errors import NotFound
 from geo import selectors
 from geo.models import Layer
 
-LAYER_NOT_FOUND = "no layer named {name}"
+LAYER_NOT_FOUND = gettext_lazy("no layer named {name}")
 
 
 class MapView(ApiView):

@@ -26,7 +26,7 @@ from api.errors import NOT_A_FIELD
 
 log = logging.getLogger(__name__)
 
-ERR_DATABASE_UNAVAILABLE = "database unavailable (数据库不可用); try again shortly"
+ERR_DATABASE_UNAVAILABLE = "database unavailable (数据库不可用); try again shortly"  # both languages: answered before the language is chosen
 RETRY_AFTER_S = 5
 API_PREFIX = "/api/v1/"
 # PoolTimeout is a psycopg OperationalError; Django wraps what its cursors raise in its own classes.

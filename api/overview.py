@@ -21,10 +21,14 @@ class CategoriesView(ApiView):
 
 
 class SubCentersView(ApiView):
-    @extend_schema(operation_id="subcenters_list", responses={200: shapes.SubCentersOut, **errors()})
+    @extend_schema(
+        operation_id="subcenters_list", parameters=[s.SubCentersQuery],
+        responses={200: shapes.SubCentersOut, **errors(400)},
+    )
     def get(self, request):
-        """List the sub-centers with their kind, covered jurisdictions, duty phone and terminal health."""
-        return Response({"subcenters": selectors.subcenters_list()})
+        """List the sub-centers (of a kind; near a point: nearest first) with coverage, duty phone and terminals."""
+        query = self.parse(s.SubCentersQuery, request.query_params)
+        return Response({"subcenters": selectors.subcenters_list(**query)})
 
 
 class RouteView(ApiView):

@@ -6,13 +6,14 @@ read the stream without it, so the API keeps its own limit here.
 
 import io
 
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from api.errors import PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
-ERR_TOO_DEEP = "JSON parse error - the body is nested too deeply"
+ERR_TOO_DEEP = gettext_lazy("JSON parse error - the body is nested too deeply")
 
 
 class LimitedJSONParser(JSONParser):

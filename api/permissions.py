@@ -5,6 +5,7 @@ lifecycle action) are enforced by the services and selectors themselves; this is
 first gate, so that a leader is read-only everywhere and a user without a role gets nothing.
 """
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from dispatch.roles import Role, user_role
@@ -14,8 +15,8 @@ COMMAND_CENTER = frozenset({Role.DISPATCHER, Role.LEADER, Role.ADMIN})
 DISPATCHERS = frozenset({Role.DISPATCHER, Role.ADMIN})
 TICKET_HANDLERS = frozenset({Role.DISPATCHER, Role.OPERATOR, Role.ADMIN})
 
-ERR_NO_ROLE = "this account has no role in the command center"
-ERR_READ_ONLY = "a {role} cannot do this"
+ERR_NO_ROLE = gettext_lazy("this account has no role in the command center")
+ERR_READ_ONLY = gettext_lazy("a {role} cannot do this")
 
 
 class RolePermission(BasePermission):

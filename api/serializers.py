@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,17 +19,17 @@ from rest_framework.fields import empty
 
 from dispatch.models import IncidentStatus, NoticeStatus, TicketStatus
 
-ERR_UNKNOWN_FIELD = "unknown field"
-ERR_POINT_OBJECT = 'give a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}'
-ERR_POINT_TYPE = "the geometry must be a Point, not {type}"
-ERR_POINT_COORDINATES = "coordinates must be two finite numbers: [lon, lat]"
-ERR_POINT_RANGE = "coordinates must be lon -180..180 and lat -90..90"
-ERR_FUTURE = "occurred_at is in the future"
-ERR_TIME_ORDER = "reported_after must be before reported_before"
-ERR_UNKNOWN_CHOICE = "unknown value(s): {values}; one of: {choices}"
-ERR_ROUTE_WHAT = "give category and severity, or kinds"
-ERR_ROUTE_BOTH = "give category and severity, or kinds, not both"
-ERR_SEVERITY_WITH_CATEGORY = "severity is required with category"
+ERR_UNKNOWN_FIELD = gettext_lazy("unknown field")
+ERR_POINT_OBJECT = gettext_lazy('give a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}')
+ERR_POINT_TYPE = gettext_lazy("the geometry must be a Point, not {type}")
+ERR_POINT_COORDINATES = gettext_lazy("coordinates must be two finite numbers: [lon, lat]")
+ERR_POINT_RANGE = gettext_lazy("coordinates must be lon -180..180 and lat -90..90")
+ERR_FUTURE = gettext_lazy("occurred_at is in the future")
+ERR_TIME_ORDER = gettext_lazy("reported_after must be before reported_before")
+ERR_UNKNOWN_CHOICE = gettext_lazy("unknown value(s): {values}; one of: {choices}")
+ERR_ROUTE_WHAT = gettext_lazy("give category and severity, or kinds")
+ERR_ROUTE_BOTH = gettext_lazy("give category and severity, or kinds, not both")
+ERR_SEVERITY_WITH_CATEGORY = gettext_lazy("severity is required with category")
 
 CLOCK_SKEW = timedelta(minutes=5)  # a reporter's clock may run a little ahead
 DEFAULT_LIMIT, MAX_LIMIT = 500, 5000
@@ -43,7 +44,8 @@ DUPLICATE_MAX_RADIUS_M, DUPLICATE_MAX_HOURS = 100_000, 720
 # whitespace; \x1c-\x1f are whitespace to Python's str.strip() too, but not to every regex engine.
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
-ERR_NUL_IN_TEXT = "must not contain a NUL character"
+ERR_NUL_IN_TEXT = gettext_lazy("must not contain a NUL character")
+ERR_WHOLE_NUMBERS = gettext_lazy("give whole numbers, separated by commas")
 
 
 class StrictSerializer(serializers.Serializer):
@@ -115,7 +117,7 @@ class Text(serializers.CharField):
     blank is, so the schema's maxLength and pattern are exactly what is refused.
     """
 
-    default_error_messages = {"invalid": "give a string"}
+    default_error_messages = {"invalid": gettext_lazy("give a string")}
 
     def __init__(self, **kwargs):
         if not kwargs.get("allow_blank", False) and not kwargs.get("trim_whitespace", True):
@@ -135,7 +137,7 @@ class Text(serializers.CharField):
 class FiniteFloat(serializers.FloatField):
     """A number that is neither NaN nor infinite (`nan` passes min/max checks unnoticed)."""
 
-    default_error_messages = {"invalid": "give a finite number"}
+    default_error_messages = {"invalid": gettext_lazy("give a finite number")}
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
@@ -164,7 +166,7 @@ class CommaListField(serializers.Field):
             try:
                 values = [int(v) for v in values]
             except ValueError:
-                raise serializers.ValidationError("give whole numbers, separated by commas") from None
+                raise serializers.ValidationError(ERR_WHOLE_NUMBERS) from None
         if self.choices is not None:
             unknown = [str(v) for v in values if v not in self.choices]
             if unknown or not re.fullmatch(self.pattern, str(data)):  # e.g. a digit of another script
@@ -262,6 +264,11 @@ class FeedbackIn(StrictSerializer):
     final = serializers.BooleanField(required=False, default=False, help_text="A final report resolves the ticket.")
 
 
+class CheckIn(StrictSerializer):
+    item = serializers.IntegerField(min_value=0, max_value=999, help_text="the index of the item in the ticket's checklist")
+    done = serializers.BooleanField(help_text="true ticks the item, false unticks it")
+
+
 class TokenIn(StrictSerializer):
     username = Text(max_length=150)
     password = Text(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
@@ -275,10 +282,10 @@ class TokenIn(StrictSerializer):
 # ---- queries -------------------------------------------------------------------------
 
 
-BBOX_FORMAT = "Give four numbers: minlon,minlat,maxlon,maxlat."
-BBOX_RANGE = "Longitudes must lie within [-180, 180] and latitudes within [-90, 90]."
-BBOX_ORDER = "The minimum must not exceed the maximum (minlon <= maxlon, minlat <= maxlat)."
-SIMPLIFY_WITH_ZOOM = "Give simplify or zoom, not both."
+BBOX_FORMAT = gettext_lazy("Give four numbers: minlon,minlat,maxlon,maxlat.")
+BBOX_RANGE = gettext_lazy("Longitudes must lie within [-180, 180] and latitudes within [-90, 90].")
+BBOX_ORDER = gettext_lazy("The minimum must not exceed the maximum (minlon <= maxlon, minlat <= maxlat).")
+SIMPLIFY_WITH_ZOOM = gettext_lazy("Give simplify or zoom, not both.")
 BBOX_HELP = (
     "minlon,minlat,maxlon,maxlat in WGS 84: longitudes within ±180, latitudes within ±90, "
     "each minimum at most its maximum (else 400)"
@@ -354,6 +361,17 @@ class IncidentListQuery(serializers.Serializer):
     bbox = BboxField(required=False, help_text=BBOX_HELP)
     reported_after = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive")
     reported_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive")
+    q = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=200,
+        help_text="words that must each appear (any case) in the title, address, description, reporter's name or phone",
+    )
+    county = serializers.CharField(
+        required=False, max_length=64, help_text="a county's jurisdiction code: incidents whose point lies in it"
+    )
+    before = serializers.CharField(
+        required=False, max_length=200, help_text="a page's `next` cursor: the page after it (opaque)"
+    )
+    count = serializers.BooleanField(required=False, default=False, help_text="true adds `count`: every match")
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
 
     def validate(self, attrs):
@@ -394,6 +412,35 @@ class DuplicatesQuery(serializers.Serializer):
     hours = FiniteFloat(
         required=False, min_value=0.1, max_value=DUPLICATE_MAX_HOURS, help_text="default DUPLICATE_WINDOW_H (2)"
     )
+
+
+NEAR_PATTERN = rf"^{NUMBER},{NUMBER}$"
+NEAR_FORMAT = gettext_lazy("Give two numbers: lon,lat.")
+
+
+@extend_schema_field({"type": "string", "pattern": NEAR_PATTERN})
+class NearField(serializers.Field):
+    """A WGS 84 point written as `lon,lat`."""
+
+    default_error_messages = {"format": NEAR_FORMAT, "range": BBOX_RANGE}
+
+    def to_internal_value(self, data):
+        if not re.fullmatch(NEAR_PATTERN, str(data)):
+            self.fail("format")
+        lon, lat = (float(part) for part in str(data).split(","))
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            self.fail("format")
+        if abs(lon) > 180 or abs(lat) > 90:
+            self.fail("range")
+        return lon, lat
+
+    def to_representation(self, value):
+        return ",".join(str(v) for v in value)
+
+
+class SubCentersQuery(serializers.Serializer):
+    kind = serializers.SlugField(required=False, max_length=32, help_text="a sub-center kind, e.g. water")
+    near = NearField(required=False, help_text="lon,lat in WGS 84: nearest first, each with distance_m")
 
 
 class RouteQuery(serializers.Serializer):

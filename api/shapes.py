@@ -11,7 +11,6 @@ from rest_framework import serializers
 from api.serializers import PointField
 from dispatch.models import IncidentStatus, NoticeStatus, TicketStatus
 
-
 SEQ_HELP = "the event log's head after the write committed: events up to it are already in this answer"
 SEQ_READ_HELP = "the event log's head read before the rows: events up to it are already in this answer"
 
@@ -28,7 +27,9 @@ class SubCenterRefOut(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
     name = serializers.CharField()
+    name_en = serializers.CharField(help_text="empty when none is recorded")
     kind = serializers.CharField()
+    duty_phone = serializers.CharField(help_text="the desk's duty phone (值班电话), empty when none is recorded")
 
 
 class TicketOut(serializers.Serializer):
@@ -40,6 +41,12 @@ class TicketOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
     routing = serializers.JSONField()
     checklist = serializers.ListField(child=serializers.CharField())
+    checklist_done = serializers.ListField(
+        child=serializers.IntegerField(), help_text="indexes into checklist of the items ticked, ascending"
+    )
+    deadlines = serializers.DictField(
+        child=serializers.IntegerField(), help_text="stage → seconds (deliver_s, accept_s, confirm_s, feedback_s)"
+    )
     reason = serializers.CharField()
     issued_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
@@ -138,6 +145,32 @@ class IncidentDetailOut(serializers.Serializer):
     seq = serializers.IntegerField(help_text=SEQ_READ_HELP)
 
 
+class TimelineSubCenterOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+
+
+class TimelineEntryOut(serializers.Serializer):
+    """dispatch.selectors.incidents.timeline_entry: one event of the log, as a line of the timeline."""
+
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    name = serializers.CharField(help_text="the event's name, e.g. ticket.accepted")
+    actor = serializers.CharField(allow_null=True, help_text="who did it; null for the system (the deadline worker)")
+    ticket_id = serializers.IntegerField(allow_null=True)
+    subcenter = TimelineSubCenterOut(allow_null=True, help_text="the ticket's sub-center; null for incident events")
+    summary = serializers.DictField(
+        help_text="what matters of the event, only the keys it has: reason, text, final, status, item, item_text, "
+        "done, changes, level"
+    )
+
+
+class TimelineOut(serializers.Serializer):
+    incident = IncidentOut()
+    entries = TimelineEntryOut(many=True)
+
+
 class IncidentCloseOut(serializers.Serializer):
     incident = IncidentOut()
     seq = serializers.IntegerField(help_text=SEQ_HELP)
@@ -191,6 +224,7 @@ class TicketIssuedOut(serializers.Serializer):
 class TicketChangeOut(serializers.Serializer):
     ticket = TicketOut()
     changed = serializers.BooleanField(help_text="false when the action had already been taken")
+    seq = serializers.IntegerField(help_text="the event log's head after the write: the ticket is as of this seq")
 
 
 class TicketOneOut(serializers.Serializer):
@@ -200,6 +234,7 @@ class TicketOneOut(serializers.Serializer):
 class FeedbackCreatedOut(serializers.Serializer):
     feedback = FeedbackOut()
     ticket = TicketOut()
+    seq = serializers.IntegerField(help_text="the event log's head after the write: the ticket is as of this seq")
 
 
 class TicketListOut(serializers.Serializer):
@@ -257,24 +292,39 @@ class SubCenterOut(serializers.Serializer):
     name_en = serializers.CharField()
     kind = serializers.CharField()
     kind_name = serializers.CharField()
+    kind_name_en = serializers.CharField()
     duty_phone = serializers.CharField()
     active = serializers.BooleanField()
     priority = serializers.IntegerField()
     jurisdictions = serializers.ListField(child=serializers.CharField(), help_text="covered jurisdiction codes")
     coverage_area_m2 = serializers.FloatField()
     terminal = TerminalHealthOut()
+    distance_m = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="only with near: meters from the point to its nearest jurisdiction (0 inside); null without one",
+    )
 
 
 class SubCentersOut(serializers.Serializer):
     subcenters = SubCenterOut(many=True)
 
 
+class KindOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_en = serializers.CharField()
+
+
 class RoutePreviewOut(serializers.Serializer):
     location = PointField()
     plan = PlanOut(allow_null=True)
     kinds = serializers.ListField(child=serializers.CharField())
-    routes = serializers.ListField(child=serializers.DictField(), help_text="rule, sub-center, jurisdiction per kind")
+    routes = serializers.ListField(
+        child=serializers.DictField(), help_text="rule, sub-center (with subcenter_name_en), jurisdiction per kind; "
+        "with an owner, terminal: {online, audio_armed} of its live terminals"
+    )
     unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    missing_kinds = KindOut(many=True, help_text="the kinds nobody owns here, named")
     triage = serializers.BooleanField()
 
 
@@ -356,7 +406,10 @@ class IncidentFeatureOut(FeatureOut):
 class IncidentCollectionOut(FeatureCollectionOut):
     features = IncidentFeatureOut(many=True)
     limit = serializers.IntegerField()
-    truncated = serializers.BooleanField(help_text="more incidents match than `limit`")
+    truncated = serializers.BooleanField(help_text="more incidents match than `limit`: there is a next page")
+    next = serializers.CharField(allow_null=True, help_text="the cursor of the next page (pass it as `before`), "
+                                 "null on the last page")
+    count = serializers.IntegerField(required=False, help_text="every match, all pages; only with count=true")
 
 
 class JurisdictionPropertiesOut(serializers.Serializer):

@@ -10,6 +10,7 @@ from api.base import POST, ApiView, errors
 from api.permissions import EVERYONE, TICKET_HANDLERS
 from dispatch import selectors, services
 from dispatch.representations import feedback_data, ticket_data
+from dispatch.selectors.stream import head_seq
 
 
 class TicketsView(ApiView):
@@ -43,7 +44,7 @@ class TicketActionView(ApiView):
     def post(self, request, ticket_id):
         data = self.parse(self.input, request.data)
         ticket, changed = self.service(actor=request.user, ticket_id=ticket_id, **data)
-        return Response({"ticket": ticket_data(ticket), "changed": changed})
+        return Response({"ticket": ticket_data(ticket), "changed": changed, "seq": head_seq()})
 
 
 def _documented(name, doc, input=s.EmptyIn):
@@ -91,6 +92,14 @@ class TicketCancelView(TicketActionView):
     service, input = staticmethod(services.ticket_cancel), s.ReasonIn
 
 
+@_documented(
+    "check", "Tick or untick one checklist item of an open ticket (its sub-center's operator); event ticket.checked.",
+    s.CheckIn,
+)
+class TicketCheckView(TicketActionView):
+    service, input = staticmethod(services.ticket_check), s.CheckIn
+
+
 class TicketFeedbackView(ApiView):
     write_roles = TICKET_HANDLERS
 
@@ -103,5 +112,6 @@ class TicketFeedbackView(ApiView):
         data = self.parse(s.FeedbackIn, request.data)
         feedback, ticket = services.ticket_feedback(actor=request.user, ticket_id=ticket_id, **data)
         return Response(
-            {"feedback": feedback_data(feedback), "ticket": ticket_data(ticket)}, status=status.HTTP_201_CREATED
+            {"feedback": feedback_data(feedback), "ticket": ticket_data(ticket), "seq": head_seq()},
+            status=status.HTTP_201_CREATED,
         )

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "api.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # The API's language is Accept-Language's alone (zh-hans without one), whatever a browser chose for the pages.
+    "api.language.ApiLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -258,6 +260,9 @@ NOTIFIER_TIMEOUT_S = env_int("NOTIFIER_TIMEOUT_S", 5)
 NOTIFIER_MAX_ATTEMPTS = env_int("NOTIFIER_MAX_ATTEMPTS", env_int("NOTIFIER_RETRIES", 4) + 1)
 NOTIFIER_RETRY_S = env_int("NOTIFIER_RETRY_S", 5)
 LEADER_PHONES = env_list("LEADER_PHONES")
+
+# Leaders' timeliness: a sub-center is named slowest at a stage only with at least this many tickets counted there.
+SLOWEST_MIN_TICKETS = env_positive_int("SLOWEST_MIN_TICKETS", 3)
 
 # Signed checkpoints of the event log (docs/OPERATIONS.md, "Signed checkpoints"): the deadline worker
 # signs the chain's head with an Ed25519 key kept outside the database, every CHECKPOINT_INTERVAL_S

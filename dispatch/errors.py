@@ -1,7 +1,9 @@
 """The errors a service raises; the API and the stream turn each into one clear answer."""
 
-ERR_TICKET_NOT_FOUND = "no ticket {id}"
-ERR_REASON_REQUIRED = "a reason is required"
+from django.utils.translation import gettext_lazy
+
+ERR_TICKET_NOT_FOUND = gettext_lazy("no ticket {id}")
+ERR_REASON_REQUIRED = gettext_lazy("a reason is required")
 
 
 class DispatchError(Exception):
@@ -10,6 +12,7 @@ class DispatchError(Exception):
     status = 400
 
     def __init__(self, message, *, field="detail", **extra):
+        message = str(message)  # a lazy translation, in the language of the request or stream that raised it
         super().__init__(message)
         self.errors = {field: [message]}
         self.extra = extra

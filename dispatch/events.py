@@ -27,7 +27,7 @@ EVENT_NAMES = {
     "incident.reported", "incident.triage", "incident.updated", "incident.closed", "incident.call", "incident.merged",
     "ticket.issued", "ticket.delivered", "ticket.accepted", "ticket.rejected", "ticket.confirmed",
     "ticket.feedback", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.cancelled",
-    "ticket.overdue", "terminal.presence", "notice.failed",
+    "ticket.checked", "ticket.overdue", "terminal.presence", "notice.failed",
 }
 GENESIS = "0" * 64
 

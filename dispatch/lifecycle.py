@@ -1,5 +1,7 @@
 """The ticket lifecycle as data: one transitions table, one place that applies it."""
 
+from django.utils.translation import gettext_lazy
+
 from dispatch.errors import Conflict, Forbidden
 from dispatch.models import IncidentStatus
 from dispatch.models import TicketStatus as S
@@ -38,6 +40,7 @@ ACTION_ROLES = {
     "reopen": {Role.DISPATCHER, Role.ADMIN},
     "close": {Role.DISPATCHER, Role.ADMIN},
     "cancel": {Role.DISPATCHER, Role.ADMIN},
+    "check": {Role.OPERATOR},  # a checklist tick: no transition, open tickets only (services.ticket_check)
 }
 
 # Which timestamp and actor column each action fills.
@@ -46,8 +49,10 @@ STAMPS = {
     "resolve": "resolved", "close": "closed", "cancel": "cancelled",
 }
 
-ERR_TRANSITION = "cannot {action} a ticket that is {status}"
-ERR_ROLE = "a {role} cannot {action} a ticket"
+ERR_TRANSITION = gettext_lazy("cannot {action} a ticket that is {status}")
+ERR_ROLE = gettext_lazy("a {role} cannot {action} a ticket")
+ERR_ALREADY_ACCEPTED = gettext_lazy("already accepted by {username}")
+ERR_NO_ROLE = gettext_lazy("user without a role")
 
 
 def already_done(ticket, action, actor):
@@ -58,7 +63,7 @@ def already_done(ticket, action, actor):
         if ticket.accepted_by_id == actor.id:
             return True
         raise Conflict(
-            f"already accepted by {ticket.accepted_by.username}", field="status", status=ticket.status
+            ERR_ALREADY_ACCEPTED.format(username=ticket.accepted_by.username), field="status", status=ticket.status
         )
     target = {"confirm": S.CONFIRMED, "close": S.CLOSED, "cancel": S.CANCELLED, "reject": S.REJECTED}
     return action in target and ticket.status == target[action]
@@ -76,7 +81,7 @@ def next_status(ticket, action):
 
 def check_role(role, action):
     if role not in ACTION_ROLES[action]:
-        raise Forbidden(ERR_ROLE.format(role=role or "user without a role", action=action))
+        raise Forbidden(ERR_ROLE.format(role=role or ERR_NO_ROLE, action=action))
 
 
 def incident_status(*, closed: bool, statuses) -> str:

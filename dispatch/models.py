@@ -128,6 +128,8 @@ class Incident(models.Model):
             models.CheckConstraint(condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"),
             models.UniqueConstraint(fields=["reported_by", "idempotency_key"], name="incident_idempotency_per_client"),
         ]
+        # The search pages newest first by keyset (reported_at, id) over the whole history.
+        indexes = [models.Index(fields=["-reported_at", "-id"], name="incident_newest")]
 
     def __str__(self):
         return f"#{self.pk} {self.title}"

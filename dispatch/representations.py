@@ -26,10 +26,15 @@ def ticket_data(ticket):
     return {
         "id": ticket.id,
         "incident_id": ticket.incident_id,
-        "subcenter": {"id": subcenter.id, "code": subcenter.code, "name": subcenter.name, "kind": subcenter.kind_id},
+        "subcenter": {
+            "id": subcenter.id, "code": subcenter.code, "name": subcenter.name, "name_en": subcenter.name_en,
+            "kind": subcenter.kind_id, "duty_phone": subcenter.duty_phone,
+        },
         "status": ticket.status,
         "routing": ticket.routing,
         "checklist": ticket.checklist,
+        "checklist_done": ticket.checklist_done,
+        "deadlines": ticket.deadlines,
         "reason": ticket.reason,
         "issued_at": iso(ticket.issued_at),
         "delivered_at": iso(ticket.delivered_at),

@@ -10,6 +10,7 @@ app_name = "frontend"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -24,6 +25,7 @@ urlpatterns = [
     path("terminal/", views.terminal, name="terminal"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/bulletin/", views.bulletin, name="bulletin"),
+    path("incidents/<int:incident_id>/timeline", views.timeline, name="timeline"),
     path("i18n/js/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

@@ -1,16 +1,22 @@
 """The three screens (console, terminal, dashboard), the login page and the daily bulletin; pages read selectors."""
 
-from datetime import date
+from datetime import date, datetime
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 
 from dispatch import selectors
+from dispatch.errors import NotFound
 from dispatch.roles import Role, operator_subcenter_id, user_role
 
 SCREEN_OF_ROLE = {
@@ -23,6 +29,20 @@ LOGIN = reverse_lazy("frontend:login")
 CONSOLE_ROLES = (Role.DISPATCHER, Role.ADMIN)
 TERMINAL_ROLES = (Role.OPERATOR,)
 DASHBOARD_ROLES = (Role.LEADER, Role.DISPATCHER, Role.ADMIN)
+EVERY_ROLE = (Role.DISPATCHER, Role.ADMIN, Role.OPERATOR, Role.LEADER)
+
+# What each event says on the printed timeline; an event not named here is shown by its name.
+EVENT_LABELS = {
+    "incident.reported": _("Incident reported"), "incident.triage": _("Sent to triage"),
+    "incident.updated": _("Incident updated"), "incident.closed": _("Incident closed"),
+    "incident.call": _("Another call"), "incident.merged": _("Merged as a duplicate"),
+    "ticket.issued": _("Ticket issued"), "ticket.delivered": _("Ticket delivered"),
+    "ticket.accepted": _("Ticket accepted"), "ticket.rejected": _("Ticket rejected"),
+    "ticket.confirmed": _("Acceptance confirmed"), "ticket.feedback": _("Progress note"),
+    "ticket.resolved": _("Final report"), "ticket.reopened": _("Ticket reopened"),
+    "ticket.closed": _("Ticket closed"), "ticket.cancelled": _("Ticket cancelled"),
+    "ticket.checked": _("Checklist item ticked or unticked"), "ticket.overdue": _("Deadline missed"), "notice.failed": _("Notice failed"),
+}
 
 
 def role_required(*roles):
@@ -98,3 +118,28 @@ def bulletin(request):
         generated_at=timezone.localtime(),
     )
     return render(request, "frontend/bulletin.html", context)
+
+
+@role_required(*EVERY_ROLE)
+def timeline(request, incident_id):
+    """Render an incident's timeline to print (时间线): who did what, when, for each ticket, as the user may see it."""
+    try:
+        data = selectors.incident_timeline(user=request.user, incident_id=incident_id)
+    except NotFound:
+        raise Http404 from None
+    context = screen_context(request, "timeline")
+    context.pop("config")  # a page without a script
+    entries = [{**entry, "label": EVENT_LABELS.get(entry["name"], entry["name"]),
+                "when": datetime.fromisoformat(entry["at"])} for entry in data["entries"]]
+    context.update(incident=data["incident"], entries=entries, generated_at=timezone.localtime())
+    return render(request, "frontend/timeline.html", context)
+
+
+FAVICON = "frontend/favicon.svg"
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Answer /favicon.ico with the project's own icon (an SVG: every browser the screens support shows it)."""
+    return FileResponse(open(finders.find(FAVICON), "rb"), content_type="image/svg+xml")

@@ -10,7 +10,7 @@ For each requested sub-center kind:
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.db import connection
@@ -23,6 +23,9 @@ class Rule:
     OVERLAP = "overlap"
     NEAREST = "nearest_within_tolerance"
     NO_OWNER = "no_owner"
+
+
+OWNER_DETAILS = ("subcenter_name_en", "subcenter_duty_phone")
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,16 @@ class Routing:
     candidates: int = 0
     decided_by: str | None = None  # for overlaps: priority, smaller_coverage or code
     distance_m: float | None = None  # for nearest_within_tolerance
+    # What a ticket shows of its owner, kept out of the stored explanation (as_dict).
+    subcenter_name_en: str | None = field(default=None, compare=False)
+    subcenter_duty_phone: str | None = field(default=None, compare=False)
 
     @property
     def has_owner(self):
         return self.subcenter_id is not None
 
     def as_dict(self):
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return {key: value for key, value in asdict(self).items() if value is not None and key not in OWNER_DETAILS}
 
 
 def tolerance_degrees(lat, meters):
@@ -95,7 +101,7 @@ def _covering_routing(candidates):
         kind=winner[0], rule=Rule.OVERLAP if decided_by else Rule.COVERED,
         subcenter_id=winner[1], subcenter_code=winner[2], subcenter_name=winner[3],
         jurisdiction_code=winner[6], jurisdiction_name=winner[7],
-        candidates=len(candidates), decided_by=decided_by,
+        candidates=len(candidates), decided_by=decided_by, subcenter_name_en=winner[8], subcenter_duty_phone=winner[9],
     )
 
 
@@ -118,7 +124,7 @@ def nearest_many(cursor, points, kinds, tolerance_m):
         (row[0], row[1]): Routing(
             kind=row[1], rule=Rule.NEAREST, subcenter_id=row[2], subcenter_code=row[3],
             subcenter_name=row[4], jurisdiction_code=row[7], jurisdiction_name=row[8],
-            candidates=1, distance_m=round(row[9], 1),
+            candidates=1, distance_m=round(row[11], 1), subcenter_name_en=row[9], subcenter_duty_phone=row[10],
         )
         for row in cursor.fetchall()
     }

@@ -6,7 +6,8 @@ tie-break, nearest on the spheroid within a tolerance, many points at once).
 
 # ---- routing -----------------------------------------------------------------------------
 
-_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name"""
+# The owner's English name and duty phone come last: a ticket shows them (ticket_data) without another query.
+_COLUMNS = """sc.kind_id, sc.id, sc.code, sc.name, sc.priority, sc.coverage_area_m2, j.code, j.name, sc.name_en, sc.duty_phone"""
 _FROM = """
     FROM geo_jurisdiction j
     JOIN geo_subcenter_jurisdictions sj ON sj.jurisdiction_id = j.id
@@ -38,6 +39,15 @@ ROUTE_NEAREST = f"""
         WHERE sc.active AND sc.kind_id = ANY(%(kinds)s)
         ORDER BY p.i, sc.kind_id, ST_Distance(j.geom::geography, p.pt::geography), {_ORDER}
     ) nearest WHERE d <= %(meters)s
+"""
+
+
+# A sub-center's distance in meters from a point to the nearest of its jurisdictions (NULL without one),
+# as a column of a sub-center query (geo_subcenter in the outer FROM).
+SUBCENTER_DISTANCE_M = """
+    SELECT min(ST_Distance(j.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography))
+    FROM geo_subcenter_jurisdictions sj JOIN geo_jurisdiction j ON j.id = sj.jurisdiction_id
+    WHERE sj.subcenter_id = geo_subcenter.id
 """
 
 

@@ -15,9 +15,11 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from dispatch import services
 from dispatch.errors import DispatchError
+from dispatch.i18n import language_of
 from dispatch.roles import Role
 from dispatch.selectors import stream
 from dispatch.services import audit
@@ -44,6 +46,7 @@ ACTIONS = {
     frames.Delivered: lambda user, f: services.ticket_deliver(actor=user, ticket_id=f.ticket),
     frames.Accept: lambda user, f: services.ticket_accept(actor=user, ticket_id=f.ticket),
     frames.Reject: lambda user, f: services.ticket_reject(actor=user, ticket_id=f.ticket, reason=f.reason),
+    frames.Check: lambda user, f: services.ticket_check(actor=user, ticket_id=f.ticket, item=f.item, done=f.done),
 }
 
 
@@ -239,7 +242,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.beat_at = now
 
     def act(self, frame):
-        """Call the one service a frame asks for; return its result frame."""
+        """Call the one service a frame asks for, in the stream's language; return its result frame."""
+        with translation.override(self.language()):
+            return self.act_now(frame)
+
+    def language(self):
+        """Return the language of the connection's Accept-Language (zh-hans without one)."""
+        headers = dict(self.scope.get("headers") or []) if getattr(self, "scope", None) else {}
+        return language_of(headers.get(b"accept-language", b"").decode("latin-1"))
+
+    def act_now(self, frame):
         try:
             if isinstance(frame, frames.Feedback):
                 feedback, _ = services.ticket_feedback(

@@ -1,7 +1,7 @@
 """The stream's frames, one class each; unknown fields and wrong types are refused.
 
 Protocol version 1. Server → client: hello, snapshot, event, resync_required, result,
-degraded, pong, error. Client → server: delivered, accept, reject, feedback, heartbeat, ping.
+degraded, pong, error. Client → server: delivered, accept, reject, feedback, check, heartbeat, ping.
 """
 
 from dataclasses import MISSING, dataclass, fields
@@ -47,6 +47,14 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Check:
+    ticket: int
+    item: int
+    done: bool
+    ref: str = ""
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     audio_armed: bool
     page_visible: bool
@@ -59,7 +67,7 @@ class Ping:
 
 
 CLIENT_FRAMES = {
-    "delivered": Delivered, "accept": Accept, "reject": Reject, "feedback": Feedback,
+    "delivered": Delivered, "accept": Accept, "reject": Reject, "feedback": Feedback, "check": Check,
     "heartbeat": Heartbeat, "ping": Ping,
 }
 

@@ -168,7 +168,9 @@ def test_whole_lifecycle_over_http(dispatcher, water, cast):
     reopened = post(dispatcher, f"{t}/reopen", {"reason": "Second street still flooded"})
     assert reopened["ticket"]["status"] == "confirmed" and reopened["ticket"]["reason"] == "Second street still flooded"
     post(water, f"{t}/feedback", {"text": "Both streets dry", "final": True}, 201)
-    assert post(dispatcher, f"{t}/close") == {"ticket": get(dispatcher, t)["ticket"], "changed": True}
+    closed_ticket = post(dispatcher, f"{t}/close")
+    assert closed_ticket == {"ticket": get(dispatcher, t)["ticket"], "changed": True, "seq": closed_ticket["seq"]}
+    assert isinstance(closed_ticket["seq"], int)  # the log's head after the write (numbered at commit)
     for other in result["tickets"]:
         if other["id"] != ticket_id:
             post(dispatcher, f"/tickets/{other['id']}/cancel", {"reason": "handled by water affairs"})

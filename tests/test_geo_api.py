@@ -193,9 +193,11 @@ def test_layer_features_without_bbox_returns_every_feature(user_client, hospital
 
 
 def test_unknown_layer_is_404_naming_it(user_client, hospitals):
-    response = user_client.get(reverse("api:layer-features", kwargs={"name": "reservoirs"}))
+    url = reverse("api:layer-features", kwargs={"name": "reservoirs"})
+    response = user_client.get(url, headers={"Accept-Language": "en"})
     assert response.status_code == 404
     assert response.json() == {"errors": {"layer": ["no layer named reservoirs"]}}
+    assert user_client.get(url).json() == {"errors": {"layer": ["没有名为 reservoirs 的图层"]}}  # zh-hans by default
 
 
 @pytest.mark.parametrize(

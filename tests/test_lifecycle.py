@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.utils import translation
 
 from dispatch import services
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,6 +19,13 @@ EAST_CHINA_SEA = (123.0, 27.0)
 
 
 pytestmark = pytest.mark.usefixtures("terminals_online")
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Read the services' messages in English: outside a request they speak the active language (zh-hans by default)."""
+    with translation.override("en"):
+        yield
 
 
 def report(cast, *, point=FENGQING, category="flood", severity=2, **extra):

@@ -224,3 +224,44 @@ def test_close_with_outcome(cast, ticket, counted):
     # savepoint, lock tickets (+ sub-centers), lock incident, update, insert event, release, seqs
     with counted(7):
         services.incident_close(actor=cast.dispatcher, incident_id=ticket.incident_id, outcome="误报")
+
+
+@pytest.mark.django_db
+def test_a_checklist_tick_locks_the_ticket_once_and_appends_one_event(cast, ticket, counted):
+    services.ticket_deliver(actor=cast.water_op, ticket_id=ticket.id)
+    # savepoint, lock ticket, the deliverer's name, update, insert event, release, seqs
+    with counted(7):
+        services.ticket_check(actor=cast.water_op, ticket_id=ticket.id, item=0, done=True)
+    # … the deliverer's name again (a new lock), and nothing else: the same tick changes nothing
+    with counted(4):
+        services.ticket_check(actor=cast.water_op, ticket_id=ticket.id, item=0, done=True)
+
+
+@pytest.mark.django_db
+def test_search_reads_one_page_in_one_query_and_county_or_count_one_more_each(cast, ticket, django_assert_num_queries):
+    from dispatch.selectors import incident_list_geojson
+
+    for title in ("一", "二", "三"):
+        report(cast, title=f"积水{title}")
+    with django_assert_num_queries(1):  # the page, categories joined, the operator's scope a subquery
+        body = incident_list_geojson(user=cast.water_op, q="积水", limit=2)
+    assert len(body["features"]) == 2 and body["next"]
+    with django_assert_num_queries(3):  # … the county exists, the page, the count
+        incident_list_geojson(user=cast.dispatcher, q="积水", county="530921", before=body["next"], count=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_timeline_reads_the_incident_and_its_events_with_actors_and_subcenters(cast, terminals_online,
+                                                                                django_assert_num_queries):
+    from dispatch.selectors import incident_timeline
+
+    result = report(cast, severity=1)
+    for t in result.tickets:
+        services.ticket_cancel(actor=cast.dispatcher, ticket_id=t.id, reason="派错")
+    for user in (cast.dispatcher, cast.water_op):
+        user_role(user)
+    with django_assert_num_queries(2):  # the incident in scope, its events (+ actors, tickets, sub-centers)
+        body = incident_timeline(user=cast.dispatcher, incident_id=result.incident.id)
+    assert len(body["entries"]) > 2 * len(result.tickets)
+    with django_assert_num_queries(2):
+        incident_timeline(user=cast.water_op, incident_id=result.incident.id)

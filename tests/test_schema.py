@@ -23,6 +23,7 @@ DESIGN_CALLS = [
     ("post", "/api/v1/incidents"),
     ("get", "/api/v1/incidents"),
     ("get", "/api/v1/incidents/{}"),
+    ("get", "/api/v1/incidents/{}/timeline"),
     ("post", "/api/v1/incidents/{}/assign"),
     ("post", "/api/v1/incidents/{}/close"),
     ("patch", "/api/v1/incidents/{}"),
@@ -33,7 +34,7 @@ DESIGN_CALLS = [
     ("post", "/api/v1/incidents/{}/merge"),
     ("get", "/api/v1/categories"),
     *[("post", f"/api/v1/tickets/{{}}/{action}")
-      for action in ("deliver", "accept", "reject", "confirm", "feedback", "close", "reopen", "cancel")],
+      for action in ("deliver", "accept", "reject", "confirm", "feedback", "close", "reopen", "cancel", "check")],
     ("get", "/api/v1/tickets"),
     ("get", "/api/v1/route"),
     ("get", "/api/v1/jurisdictions"),

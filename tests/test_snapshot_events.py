@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from dispatch import services
 from dispatch.errors import DispatchError
-from dispatch.models import Incident, Ticket
+from dispatch.models import Event, Incident, Ticket
 from dispatch.selectors.stream import events_after, snapshot, snapshot_apply, snapshot_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,6 +114,8 @@ TICKET_ACTIONS = {
     "reopen": lambda actor, tid: services.ticket_reopen(actor=actor, ticket_id=tid, reason="未处置完"),
     "close": lambda actor, tid: services.ticket_close(actor=actor, ticket_id=tid),
     "cancel": lambda actor, tid: services.ticket_cancel(actor=actor, ticket_id=tid, reason="派错"),
+    "check": lambda actor, tid: services.ticket_check(actor=actor, ticket_id=tid, item=0, done=True),
+    "uncheck": lambda actor, tid: services.ticket_check(actor=actor, ticket_id=tid, item=0, done=False),
 }
 NEXT_STEP = {
     "issued": ["deliver"], "delivered": ["accept"], "accepted": ["confirm", "feedback"],
@@ -141,7 +143,8 @@ def test_applying_the_events_to_the_previous_snapshot_gives_the_fresh_snapshot(c
             )
             states[name] = fresh
     # The walk really exercised the lifecycle, not just reports.
-    assert {"report", "deliver", "accept", "confirm", "resolve", "close", "assign", "close_incident"} <= set(done)
+    assert {"report", "deliver", "accept", "confirm", "resolve", "close", "assign", "close_incident", "check"} <= set(done)
     assert {"edit", "severity", "call", "merge"} <= set(done)
     assert Ticket.objects.filter(status="closed").exists() and Incident.objects.filter(status="closed").exists()
     assert Incident.objects.filter(duplicate_of__isnull=False).exists() and Incident.objects.filter(call_count__gt=1).exists()
+    assert Event.objects.filter(name="ticket.checked").exists()  # a tick was applied, not only refused

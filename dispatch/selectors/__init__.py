@@ -11,6 +11,7 @@ from dispatch.selectors.incidents import (
     incident_nearby_features,
     incident_report_result,
     incident_tickets,
+    incident_timeline,
 )
 from dispatch.selectors.notices import notice_list
 from dispatch.selectors.presence import subcenter_terminal_health
@@ -20,8 +21,8 @@ from dispatch.selectors.tickets import ticket_list
 
 __all__ = [
     "categories_list", "dashboard_figures", "dashboard_timeliness", "day_window", "incident_calls", "incident_detail",
-    "incident_duplicates", "incident_get",
-    "incident_list_geojson", "incident_nearby_features", "incident_report_result", "incident_tickets",
+    "incident_duplicates", "incident_get", "incident_list_geojson", "incident_nearby_features", "incident_report_result",
+    "incident_tickets", "incident_timeline",
     "incidents_visible", "last_hours_window", "notice_list", "plan_data", "route_preview", "subcenter_terminal_health",
     "subcenters_list", "ticket_get", "ticket_list", "tickets_visible",
 ]

@@ -1,8 +1,9 @@
 """Timeliness and trend figures for the leaders' dashboard and the daily bulletin, computed in SQL.
 
 Every duration is measured from the moment the ticket was issued (下发) to the moment it
-reached the stage, in seconds: what a caller waiting for help experiences. PostgreSQL's
-percentile_cont ignores the NULLs of tickets that have not reached a stage yet.
+reached the stage, in seconds: what a caller waiting for help experiences. An open ticket that
+has not reached a stage yet counts with its age so far (a sub-center that never delivers shows
+a figure, and it grows); a ticket rejected or cancelled before the stage is left out.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -33,34 +34,50 @@ def last_hours_window(hours: int = 24, *, now: datetime | None = None) -> tuple[
     return end - timedelta(hours=hours), end
 
 
-def subcenter_timeliness(*, start: datetime, end: datetime) -> list[dict]:
+def subcenter_timeliness(*, start: datetime, end: datetime, now: datetime | None = None) -> list[dict]:
     """Return, per sub-center with tickets issued in the window, the median and 90th percentile per stage."""
+    params = {"start": start, "end": end, "now": now or timezone.now(), "open": list(lifecycle.OPEN)}
     with connection.cursor() as cursor:
-        cursor.execute(sql.TIMELINESS_BY_SUBCENTER, {"start": start, "end": end})
+        cursor.execute(sql.TIMELINESS_BY_SUBCENTER, params)
         columns = [c.name for c in cursor.description]
         rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
     return [_timeliness_row(row) for row in rows]
 
 
 def _timeliness_row(row):
-    seconds = {stage: {"p50": _round(row[f"{stage}_p50"]), "p90": _round(row[f"{stage}_p90"])} for stage in STAGES}
-    return {"code": row["code"], "name": row["name"], "tickets": row["tickets"], "overdue": row["overdue"],
-            "seconds": seconds}
+    seconds = {
+        stage: {
+            "p50": _round(row[f"{stage}_p50"]), "p90": _round(row[f"{stage}_p90"]),
+            "n": row[f"{stage}_n"], "waiting": row[f"{stage}_waiting"],
+        }
+        for stage in STAGES
+    }
+    return {"code": row["code"], "name": row["name"], "name_en": row["name_en"], "tickets": row["tickets"],
+            "overdue": row["overdue"], "seconds": seconds}
 
 
 def _round(value):
     return None if value is None else round(float(value), 1)
 
 
-def slowest(timeliness: list[dict]) -> dict:
-    """Return, per stage, the sub-center with the highest 90th percentile (None when nobody reached it)."""
+def slowest(timeliness: list[dict], *, min_tickets: int | None = None) -> dict:
+    """Return, per stage, the sub-center with the highest 90th percentile, or None.
+
+    Only a sub-center with at least SLOWEST_MIN_TICKETS tickets counted in the stage and a 90th
+    percentile above 0 may be named: one ticket is no pattern, and 0 s is nobody's fault.
+    """
+    min_tickets = settings.SLOWEST_MIN_TICKETS if min_tickets is None else min_tickets
     result = {}
     for stage in STAGES:
-        measured = [row for row in timeliness if row["seconds"][stage]["p90"] is not None]
+        measured = [
+            row for row in timeliness
+            if row["seconds"][stage]["n"] >= min_tickets and (row["seconds"][stage]["p90"] or 0) > 0
+        ]
         worst = max(measured, key=lambda row: row["seconds"][stage]["p90"], default=None)
-        result[stage] = (
-            {"code": worst["code"], "name": worst["name"], "p90": worst["seconds"][stage]["p90"]} if worst else None
-        )
+        result[stage] = None if worst is None else {
+            "code": worst["code"], "name": worst["name"], "name_en": worst["name_en"],
+            "p90": worst["seconds"][stage]["p90"], "n": worst["seconds"][stage]["n"],
+        }
     return result
 
 
@@ -98,11 +115,14 @@ def reported_in_window(*, start: datetime, end: datetime) -> dict:
     }
 
 
-def dashboard_timeliness(*, start: datetime, end: datetime) -> dict:
+def dashboard_timeliness(*, start: datetime, end: datetime, now: datetime | None = None) -> dict:
     """Return the timeliness figures, the slowest sub-center per stage and the hourly trend for a window."""
-    timeliness = subcenter_timeliness(start=start, end=end)
+    now = now or timezone.now()
+    timeliness = subcenter_timeliness(start=start, end=end, now=now)
     return {
         "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "measured_at": now.isoformat(),
+        "slowest_min_tickets": settings.SLOWEST_MIN_TICKETS,
         "stages": list(STAGES),
         "subcenters": timeliness,
         "slowest": slowest(timeliness),

@@ -7,13 +7,14 @@ never as forbidden, so its existence does not leak.
 """
 
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy
 
 from dispatch.errors import ERR_TICKET_NOT_FOUND, NotFound
 from dispatch.models import Incident, Ticket
 from dispatch.representations import TICKET_ACTORS
 from dispatch.roles import Role, operator_subcenter_id, user_role
 
-ERR_INCIDENT_NOT_FOUND = "no incident {id}"
+ERR_INCIDENT_NOT_FOUND = gettext_lazy("no incident {id}")
 TICKET_RELATED = ("subcenter", *TICKET_ACTORS)
 
 

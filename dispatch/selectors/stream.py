@@ -65,8 +65,9 @@ def snapshot_apply(state, event):
     An event carries the whole ticket and/or incident it changed: a ticket stays while it is
     open, an incident until it is closed. `incident.merged` also carries the original (`into`):
     it replaces the one held, but adds none (an operator holds only incidents with their
-    tickets, and the original may have none of theirs). Events of other things (presence)
-    change nothing.
+    tickets, and the original may have none of theirs). A checklist tick (ticket.checked)
+    carries the ticket with its checklist_done, so it is applied like any other ticket event.
+    Events of other things (presence) change nothing.
     """
     payload = event["payload"]
     ticket, incident, into = payload.get("ticket"), payload.get("incident"), payload.get("into")

@@ -28,6 +28,7 @@ from dispatch.services.presence import (
 from dispatch.services.tickets import (
     ticket_accept,
     ticket_cancel,
+    ticket_check,
     ticket_close,
     ticket_confirm,
     ticket_deliver,
@@ -42,6 +43,6 @@ __all__ = [
     "checkpoint_sign_due", "checkpoints_copy", "incident_assign", "incident_close", "incident_edit", "incident_merge",
     "incident_report", "incident_set_severity",
     "notices_send_due", "terminal_connect", "terminal_disconnect", "terminal_heartbeat", "terminals_beat", "terminals_sweep",
-    "ticket_accept", "ticket_cancel", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
+    "ticket_accept", "ticket_cancel", "ticket_check", "ticket_close", "ticket_confirm", "ticket_deliver", "ticket_escalate_now",
     "ticket_feedback", "ticket_reject", "ticket_reopen", "tickets_escalate_due", "user_add",
 ]

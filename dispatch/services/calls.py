@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from dispatch import lifecycle
 from dispatch.drafts import incident_event
@@ -24,8 +25,8 @@ from dispatch.services.incidents import (
 )
 from dispatch.services.tickets import tickets_cancel_locked
 
-ERR_MERGE_SELF = "an incident cannot be merged into itself"
-ERR_MERGE_INTO_DUPLICATE = "incident {id} is itself a duplicate of #{original}: merge into #{original}"
+ERR_MERGE_SELF = gettext_lazy("an incident cannot be merged into itself")
+ERR_MERGE_INTO_DUPLICATE = gettext_lazy("incident {id} is itself a duplicate of #{original}: merge into #{original}")
 DUPLICATE_OF = "duplicate of #{id}"
 
 

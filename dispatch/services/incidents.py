@@ -8,6 +8,7 @@ from datetime import UTC
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from dispatch import lifecycle
 from dispatch.drafts import incident_event, ticket_event
@@ -27,24 +28,24 @@ from dispatch.sql import SUBCENTER_PART, row_partial
 from geo.models import SubCenter
 from geo.router import route_point
 
-ERR_IDEMPOTENCY_REUSED = "this Idempotency-Key was used for a different request"
-ERR_INCIDENT_NOT_FOUND = "no incident {id}"
-ERR_INCIDENT_CLOSED = "incident {id} is closed"
-ERR_INCIDENT_OPEN_TICKETS = "incident {id} still has open tickets: {tickets}"
-ERR_ALREADY_ASSIGNED = "sub-center {code} already has a live ticket for this incident"
-ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"
-ERR_NO_PLAN = "no response plan for this category"
-ERR_OUTCOME = "an outcome of 1 to 2000 characters is required"
-ERR_NOT_EDITABLE = "not a field that can be edited"
-ERR_TITLE_REQUIRED = "a title is required"
-ERR_TOO_LONG = "at most {n} characters"
-ERR_SEVERITY = "severity must be 1, 2, 3 or 4 (I–IV)"
+ERR_IDEMPOTENCY_REUSED = gettext_lazy("this Idempotency-Key was used for a different request")
+ERR_INCIDENT_NOT_FOUND = gettext_lazy("no incident {id}")
+ERR_INCIDENT_CLOSED = gettext_lazy("incident {id} is closed")
+ERR_INCIDENT_OPEN_TICKETS = gettext_lazy("incident {id} still has open tickets: {tickets}")
+ERR_ALREADY_ASSIGNED = gettext_lazy("sub-center {code} already has a live ticket for this incident")
+ERR_NO_LIVE_TERMINAL = "no live terminal at the sub-center"  # a reason written into the log, not a message
+ERR_NO_PLAN = gettext_lazy("no response plan for this category")
+ERR_OUTCOME = gettext_lazy("an outcome of 1 to 2000 characters is required")
+ERR_NOT_EDITABLE = gettext_lazy("not a field that can be edited")
+ERR_TITLE_REQUIRED = gettext_lazy("a title is required")
+ERR_TOO_LONG = gettext_lazy("at most {n} characters")
+ERR_SEVERITY = gettext_lazy("severity must be 1, 2, 3 or 4 (I–IV)")
 OPEN_TICKET_LINE = "#{id} {name}: {status}"
-NOTE_LOWERED = "a lower severity cancels no ticket: cancel by hand those the new plan no longer asks for"
+NOTE_LOWERED = gettext_lazy("a lower severity cancels no ticket: cancel by hand those the new plan no longer asks for")
 OUTCOME_MAX = 2000
 SEVERITIES = (1, 2, 3, 4)
 EDITABLE = ("title", "address", "description", "reporter_name", "reporter_phone")
-ERR_NO_OWNER = "no owner found for some kinds"
+ERR_NO_OWNER = "no owner found for some kinds"  # a reason written into the log, not a message
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,11 @@ def _tickets_issue(incident, routes, actor, now):
 
 def _routed_to(routing):
     """Return the sub-center a routing names, with the fields a ticket shows (others load on access)."""
-    values = (routing.subcenter_id, routing.subcenter_code, routing.subcenter_name, routing.kind)
-    return row_partial(SubCenter, dict(zip(SUBCENTER_PART, values)))
+    values = {
+        "id": routing.subcenter_id, "code": routing.subcenter_code, "name": routing.subcenter_name,
+        "name_en": routing.subcenter_name_en, "kind_id": routing.kind, "duty_phone": routing.subcenter_duty_phone,
+    }
+    return row_partial(SubCenter, {name: values[name] for name in SUBCENTER_PART})
 
 
 def _escalate_unattended(tickets, health):

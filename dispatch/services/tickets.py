@@ -10,10 +10,11 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from dispatch import lifecycle, sql
 from dispatch.drafts import incident_event, ticket_event
-from dispatch.errors import ERR_TICKET_NOT_FOUND, Invalid, NotFound, need_reason
+from dispatch.errors import ERR_TICKET_NOT_FOUND, Conflict, Invalid, NotFound, need_reason
 from dispatch.events import events_append
 from dispatch.models import Feedback, Incident, Ticket
 from dispatch.models import TicketStatus as S
@@ -23,7 +24,9 @@ from dispatch.representations import TICKET_ACTORS, feedback_data
 from dispatch.roles import Role, operator_subcenter_id, user_role
 from geo.models import SubCenter
 
-ERR_FEEDBACK_TEXT = "feedback text is required"
+ERR_FEEDBACK_TEXT = gettext_lazy("feedback text is required")
+ERR_CHECK_ITEM = gettext_lazy("no checklist item {item}: the ticket's checklist has {count} item(s), numbered from 0")
+ERR_CHECK_NOT_OPEN = gettext_lazy("cannot tick the checklist of a ticket that is {status}")
 
 # What the deadline clock waits for after each status: (plan deadline key, counted from).
 NEXT_DEADLINE = {
@@ -228,3 +231,22 @@ def ticket_cancel(*, actor, ticket_id: int, reason: str) -> tuple[Ticket, bool]:
     """The command center withdraws an open ticket, with a reason."""
     reason = need_reason(reason)
     return _transition(actor=actor, ticket_id=ticket_id, action="cancel", event_name="ticket.cancelled", reason=reason)
+
+
+@transaction.atomic
+def ticket_check(*, actor, ticket_id: int, item: int, done: bool) -> tuple[Ticket, bool]:
+    """Tick (or untick) one item of an open ticket's checklist (处置清单); return (ticket, changed)."""
+    lifecycle.check_role(user_role(actor), "check")
+    ticket = lock_ticket(ticket_id, actor)
+    if ticket.status not in lifecycle.OPEN:
+        raise Conflict(ERR_CHECK_NOT_OPEN.format(status=ticket.status), field="status", status=ticket.status)
+    if not 0 <= item < len(ticket.checklist):
+        raise Invalid(ERR_CHECK_ITEM.format(item=item, count=len(ticket.checklist)), field="item")
+    ticked = set(ticket.checklist_done)
+    _load_actors(ticket)
+    if (item in ticked) == done:
+        return ticket, False
+    ticket.checklist_done = sorted(ticked | {item} if done else ticked - {item})
+    sql.row_update(ticket, ["checklist_done"])
+    publish_on_commit(events_append([ticket_event("ticket.checked", ticket, actor, item=item, done=done)]))
+    return ticket, True

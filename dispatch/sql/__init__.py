@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 # ---- tickets and incidents -----------------------------------------------------------
 
 INCIDENT_PART = ("id", "status", "closed_at", "unassigned_kinds")
-SUBCENTER_PART = ("id", "code", "name", "kind_id")
+SUBCENTER_PART = ("id", "code", "name", "name_en", "kind_id", "duty_phone")  # what ticket_data shows
 
 # A ticket locked for a lifecycle action, with the incident and sub-center fields the services
 # read. After waiting for the lock PostgreSQL re-reads the ticket, not the joined rows: join only
@@ -67,20 +67,30 @@ WHERE t.channel_name = beat.channel_name
 # ---- figures for leaders ---------------------------------------------------------------
 
 TIMELINESS_STAGES = ("delivered", "accepted", "first_feedback", "closed")
+# A stage's seconds: to the moment it was reached, or for an open ticket that has not reached it yet, its
+# age so far (to %(now)s); a ticket rejected or cancelled before reaching it is not counted (NULL).
+_SECONDS = (
+    "extract(epoch FROM coalesce(t.{stage}_at, CASE WHEN t.status = ANY(%(open)s) THEN %(now)s END) - t.issued_at)"
+)
 _PERCENTILES = ",\n".join(
-    f"percentile_cont({p / 100}) WITHIN GROUP (ORDER BY extract(epoch FROM t.{stage}_at - t.issued_at))"
-    f" AS {stage}_p{p}"
+    f"percentile_cont({p / 100}) WITHIN GROUP (ORDER BY {_SECONDS.format(stage=stage)}) AS {stage}_p{p}"
     for stage in TIMELINESS_STAGES
     for p in (50, 90)
 )
+_STAGE_COUNTS = ",\n".join(
+    f"count({_SECONDS.format(stage=stage)}) AS {stage}_n, "
+    f"count(*) FILTER (WHERE t.{stage}_at IS NULL AND t.status = ANY(%(open)s)) AS {stage}_waiting"
+    for stage in TIMELINESS_STAGES
+)
 
 TIMELINESS_BY_SUBCENTER = f"""
-    SELECT sc.code, sc.name, count(*) AS tickets,
+    SELECT sc.code, sc.name, sc.name_en, count(*) AS tickets,
            count(*) FILTER (WHERE t.overdue) AS overdue,
-           {_PERCENTILES}
+           {_PERCENTILES},
+           {_STAGE_COUNTS}
     FROM dispatch_ticket t JOIN geo_subcenter sc ON sc.id = t.subcenter_id
     WHERE t.issued_at >= %(start)s AND t.issued_at < %(end)s
-    GROUP BY sc.id, sc.code, sc.name
+    GROUP BY sc.id, sc.code, sc.name, sc.name_en
     ORDER BY sc.code
 """
 
