@@ -290,7 +290,7 @@ class DetailMap extends Component {
       const around = layer.getLayers().map((l) => l.getBounds()).filter((b) => b.contains(point));
       const area = (b) => (b.getNorth() - b.getSouth()) * (b.getEast() - b.getWest());
       const smallest = around.sort((a, b) => area(a) - area(b))[0];
-      if (smallest) this.map.fitBounds(smallest.pad(0.05));
+      if (smallest) this.map.fitBounds(smallest.pad(0.05), { animate: false });
     }
     this.base.dataset.fitted = "true";
   }
