@@ -269,3 +269,24 @@ def test_13_12_long_titles_wrap_and_wall_mode_puts_the_map_first(servers, browse
     step = item.locator('.stages li[data-stage="issued"]').bounding_box()
     assert stages["height"] <= step["height"] + 2  # one row
     assert leader.errors == [] and terminal.errors == []
+
+
+def test_13_12_rejected_tickets_leave_the_terminal_after_ten_minutes(servers, browser, cast):
+    port = servers.start()
+    terminal = armed_terminal(browser, f"http://127.0.0.1:{port}", cast)
+    t = terminal.page
+    t.clock.install()
+    t.reload()
+    t.wait_for_selector('#conn[data-state="online"]')
+    ticket = report(port, dispatcher_token(cast), "拒绝后消失 rejected then gone")["tickets"][0]["id"]
+    item = f'#tickets [data-ticket-id="{ticket}"]'
+    ticket_on(t, ticket, "delivered")
+    t.fill(f"{item} input[name=reason]", "不归我们管 not ours")
+    t.click(f'{item} [data-action="reject"]')
+    ticket_on(t, ticket, "rejected")  # still shown, with its reason, for a while
+    expect(t.locator(f"{item} .reason")).to_contain_text("不归我们管 not ours")
+    t.clock.fast_forward("09:00")
+    t.wait_for_timeout(200)
+    expect(t.locator(item)).to_have_count(1)
+    t.clock.fast_forward("02:00")
+    expect(t.locator(item)).to_have_count(0)

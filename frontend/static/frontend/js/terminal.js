@@ -157,14 +157,13 @@ function select(ticketId) {
 
 // ---- what is shown --------------------------------------------------------------------------
 
-// Open tickets, and an ended one until the command center acts on its incident again, or for 10 minutes.
+// Open tickets, and an ended one (rejected, closed, cancelled) for 10 minutes or until its incident is
+// closed; a reload shows only open ones (the snapshot holds no other).
 function shown(ticket, now) {
   if (OPEN_TICKET.has(ticket.status)) return true;
   const endedAt = ticket[ENDED_AT[ticket.status]];
   if (!endedAt || now - Date.parse(endedAt) > ENDED_SHOWN_MS) return false;
-  const incident = store.incidents.get(ticket.incident_id);
-  if (!incident || incident.status === "closed") return false;
-  return !(store.at.get(`incident:${incident.id}`) > store.at.get(`ticket:${ticket.id}`));
+  return store.incidents.get(ticket.incident_id)?.status !== "closed";
 }
 
 function visibleTickets(now) {
