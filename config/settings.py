@@ -247,6 +247,8 @@ HUB_PROGRESS = "realtime.hub.hub_progress"
 # last heartbeat is older than TERMINAL_STALE_S (a killed process leaves no goodbye).
 HEARTBEAT_S = env_int("HEARTBEAT_S", 15)
 TERMINAL_STALE_S = env_int("TERMINAL_STALE_S", 45)
+# The terminal page sounds its distinct alarm once its stream has been down this long.
+ALARM_ON_DISCONNECT_S = env_positive_int("ALARM_ON_DISCONNECT_S", 30)
 # A `since` further behind than this gets resync_required and a fresh snapshot.
 REPLAY_LIMIT = env_int("REPLAY_LIMIT", 5000)
 

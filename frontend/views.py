@@ -96,7 +96,9 @@ def console(request):
 
 @role_required(*TERMINAL_ROLES)
 def terminal(request):
-    return render(request, "frontend/terminal.html", screen_context(request, "terminal"))
+    context = screen_context(request, "terminal")
+    context["config"]["alarmOnDisconnectS"] = settings.ALARM_ON_DISCONNECT_S
+    return render(request, "frontend/terminal.html", context)
 
 
 @role_required(*DASHBOARD_ROLES)

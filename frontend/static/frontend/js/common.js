@@ -218,13 +218,5 @@ export function incidentMarker(incident, { overdue = false } = {}) {
   });
 }
 
-// A screen's connection indicator in the top bar.
-export function showConnection(state, detail) {
-  const el = document.getElementById("conn");
-  if (!el) return;
-  el.dataset.state = state;
-  el.textContent = {
-    connecting: gettext("Connecting…"), online: gettext("Online"), reconnecting: gettext("Reconnecting…"),
-    offline: interpolate(gettext("Offline — retrying in %(s)s s"), { s: Math.max(1, Math.round(detail?.retryInS || 1)) }, true),
-  }[state];
-}
+// A screen's connection indicator in the top bar: countdown and "Retry now" (connection.js).
+export { showConnection } from "./connection.js";

@@ -1,4 +1,5 @@
 // The leaders' dashboard (领导看板): live figures, refetched at most once every 2 s while events arrive.
+// Wall mode (a button, or ?wall=1): full screen, the map first and large, for the command center's wall.
 
 import {
   api, baseMap, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
@@ -21,7 +22,20 @@ function chart(id) {
 }
 window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 
+// An empty chart says so instead of showing bare axes.
+function showEmpty(id, empty) {
+  const box = $(id);
+  box.classList.toggle("empty", empty);
+  let note = box.parentElement.querySelector(".no-data");
+  if (!note) {
+    note = h("p", { class: "no-data" }, gettext("No data"));
+    box.after(note);
+  }
+  note.hidden = !empty;
+}
+
 function bar(id, labels, values, colors) {
+  showEmpty(id, !values.some((v) => v > 0));
   chart(id).setOption({
     animation: false,
     grid: { left: 40, right: 10, top: 10, bottom: 50 },
@@ -55,15 +69,26 @@ function stageName(stage) {
   return { delivered: gettext("To delivery"), accepted: gettext("To acceptance"), first_feedback: gettext("To first feedback"), closed: gettext("To closure") }[stage];
 }
 
+const localName = (thing) => (english && thing.name_en) || thing.name;
+
+// A stage's figure; tickets that have not reached it yet count with their age so far, and say how many.
+function stageCells(figures) {
+  const open = figures.open ?? figures.not_reached ?? 0;
+  const note = open ? h("span", { class: "open", title: gettext("not reached yet: counted with their age so far") },
+    " ", interpolate(gettext("(%(n)s open)"), { n: open }, true)) : null;
+  return [h("td", {}, seconds(figures.p50)), h("td", {}, seconds(figures.p90), note)];
+}
+
 function renderTimeliness(f) {
   $("total-incidents").textContent = f.reported.total;
   const rows = f.subcenters.map((row) => h("tr", { dataset: { code: row.code } },
-    h("td", {}, row.name), h("td", {}, row.tickets),
-    TIMELINESS_STAGES.flatMap((stage) => [h("td", {}, seconds(row.seconds[stage].p50)), h("td", {}, seconds(row.seconds[stage].p90))])));
+    h("td", {}, localName(row)), h("td", {}, row.tickets),
+    TIMELINESS_STAGES.flatMap((stage) => stageCells(row.seconds[stage]))));
   $("timeliness").tBodies[0].replaceChildren(...(rows.length ? rows : [h("tr", { class: "empty" }, h("td", { colspan: 10 }, gettext("No tickets in this period.")))]));
   const slowest = TIMELINESS_STAGES.filter((s) => f.slowest[s]).map((s) =>
-    `${stageName(s)}: ${f.slowest[s].name} (${gettext("90th pct.")} ${seconds(f.slowest[s].p90)})`);
+    `${stageName(s)}: ${localName(f.slowest[s])} (${gettext("90th pct.")} ${seconds(f.slowest[s].p90)})`);
   $("slowest").textContent = slowest.length ? `${gettext("Slowest:")} ${slowest.join(" · ")}` : "";
+  showEmpty("chart-hourly", !f.hourly.some((x) => x.incidents > 0));
   chart("chart-hourly").setOption({
     animation: false,
     grid: { left: 40, right: 10, top: 10, bottom: 30 },
@@ -106,7 +131,29 @@ function refreshSoon() {
   }, wait);
 }
 
+// Wall mode: the map first and large, the page full screen when the browser allows it.
+function setWall(on) {
+  document.body.classList.toggle("wall", on);
+  $("wall-mode").setAttribute("aria-pressed", String(on));
+  const url = new URL(location.href);
+  if (on) url.searchParams.set("wall", "1"); else url.searchParams.delete("wall");
+  history.replaceState(null, "", url);
+  requestAnimationFrame(() => { map?.invalidateSize(); Object.values(charts).forEach((c) => c.resize()); });
+}
+
+function wallButton() {
+  $("wall-mode").addEventListener("click", () => {
+    const on = !document.body.classList.contains("wall");
+    setWall(on);
+    if (on) document.documentElement.requestFullscreen?.().catch(() => {});
+    else if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  });
+  document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
+  if (new URLSearchParams(location.search).get("wall") === "1") setWall(true);
+}
+
 async function main() {
+  wallButton();
   const categories = (await api("categories")).categories;
   categoryNames = Object.fromEntries(categories.map((c) => [c.code, english && c.name_en ? c.name_en : c.name]));
   map = await baseMap($("map"), { seats: false, simplify: 500 });

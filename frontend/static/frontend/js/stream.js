@@ -1,9 +1,11 @@
 // The stream client shared by the three screens (docs/PROTOCOL.md, "The event stream", protocol version 1):
 // connect, hello → snapshot → events, ignore any seq already applied, heartbeat,
-// reconnect with ?since=<last seq> after exponential back-off with jitter.
+// reconnect with ?since=<last seq> after exponential back-off with jitter (capped at 10 s, so a terminal is
+// back within 10 s of the network's return), at once on "Retry now" or when the browser says it is online.
 
 const BACKOFF_START_S = 0.5;
-const BACKOFF_MAX_S = 30;
+const BACKOFF_MAX_S = 10;
+const ACTION_TIMEOUT_MS = 10000;
 const DEGRADED_TEXT = "数据库不可用 — degraded: database unavailable; actions are refused until it is back";
 
 // The server's `degraded` frame, on every screen: shown while the database is away (text only).
@@ -35,12 +37,23 @@ export class Stream {
     this.heartbeatS = 15;
     this.connectedAt = 0;
     this.stopped = false;
+    this.retryTimer = null;
+    this.downSince = Date.now(); // when the stream was last seen without state (null while online)
   }
 
   start() {
     this.connect();
     document.addEventListener("visibilitychange", () => this.heartbeat());
+    window.addEventListener("online", () => this.retryNow());
     return this;
+  }
+
+  // Reconnect at once instead of waiting out the back-off ("Retry now", the network is back).
+  retryNow() {
+    if (this.ws || this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.connect();
   }
 
   url() {
@@ -55,6 +68,8 @@ export class Stream {
   }
 
   connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.setState(this.lastSeq === null ? "connecting" : "reconnecting");
     const ws = new WebSocket(this.url());
     this.ws = ws;
@@ -68,13 +83,14 @@ export class Stream {
     if (ws !== this.ws) return;
     this.ws = null;
     clearInterval(this.timer);
-    for (const resolve of this.pending.values()) resolve({ ok: false, errors: { detail: ["connection lost"] } });
+    for (const resolve of this.pending.values()) resolve({ ok: false, errors: { detail: [gettext("The connection was lost.")] } });
     this.pending.clear();
+    this.downSince = this.downSince ?? Date.now();
     if (this.stopped) return;
-    const delay = this.backoff * (0.5 + Math.random()); // ±50 % jitter
+    const delay = Math.min(this.backoff * (0.5 + Math.random()), BACKOFF_MAX_S); // ±50 % jitter, never over the cap
     this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_S);
-    this.setState("offline", { retryInS: delay });
-    setTimeout(() => this.connect(), delay * 1000);
+    this.retryTimer = setTimeout(() => this.connect(), delay * 1000);
+    this.setState("offline", { retryInS: delay, retryAt: Date.now() + delay * 1000, retry: () => this.retryNow() });
   }
 
   receive(frame) {
@@ -94,6 +110,7 @@ export class Stream {
           this.handlers.onSnapshot?.(frame);
         }
         this.backoff = BACKOFF_START_S;
+        this.downSince = null;
         showDegraded(false); // a snapshot was read, so the database answers
         this.setState("online");
         break;
@@ -115,6 +132,11 @@ export class Stream {
         }
         break;
       case "error":
+        // A refused frame (bad_frame) answers its action, when the server names the ref.
+        if (frame.ref && this.pending.has(frame.ref)) {
+          this.pending.get(frame.ref)({ ok: false, errors: { [frame.field || "detail"]: [frame.message] } });
+          this.pending.delete(frame.ref);
+        }
         this.handlers.onError?.(frame);
         break;
     }
@@ -125,11 +147,17 @@ export class Stream {
     const ref = `r${++this.refCounter}`;
     return new Promise((resolve) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-        resolve({ ok: false, errors: { detail: ["not connected"] } });
+        resolve({ ok: false, errors: { detail: [gettext("Not connected: try again when the connection is back.")] } });
         return;
       }
       this.pending.set(ref, resolve);
       this.ws.send(JSON.stringify({ ...frame, ref }));
+      // A frame the server refuses as malformed is answered by an error frame without the ref.
+      setTimeout(() => {
+        if (!this.pending.has(ref)) return;
+        this.pending.delete(ref);
+        resolve({ ok: false, errors: { detail: [gettext("No answer from the server.")] } });
+      }, ACTION_TIMEOUT_MS);
     });
   }
 
