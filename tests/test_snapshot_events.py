@@ -131,7 +131,7 @@ def test_applying_the_events_to_the_previous_snapshot_gives_the_fresh_snapshot(c
               "health": cast.health_op.operator_post.subcenter_id}
     states = {name: snapshot_state(*snapshot(scope)) for name, scope in scopes.items()}
     done = []
-    for _ in range(160):
+    for _ in range(240):
         done.append(scene.step())
         for name, scope in scopes.items():
             state = states[name]

@@ -191,7 +191,7 @@ export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
     style: { color: "#37474f", weight: 1, fillColor: "#cfd8dc", fillOpacity: 0.35 },
     onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || String(feature.id)), { sticky: true }),
   }).addTo(map);
-  if (base.getLayers().length) map.fitBounds(base.getBounds());
+  if (base.getLayers().length) map.fitBounds(base.getBounds(), { animate: false }); // no zoom animation: nothing drawn meanwhile lands astray
   map.gdJurisdictions = jurisdictions.features || []; // the county list of the console's search
   if (seats) {
     api("layers/county_seats/features").then((data) => {
@@ -204,16 +204,23 @@ export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
   return map;
 }
 
-export function incidentMarker(incident, { overdue = false } = {}) {
-  const [lon, lat] = incident.location.coordinates;
+// How an incident's marker looks: size by severity, outline by status and lateness.
+export function incidentStyle(incident, { overdue = false } = {}) {
   const closed = incident.status === "closed" || incident.status === "resolved";
-  return L.circleMarker([lat, lon], {
+  return {
     radius: 9 - (incident.severity - 1),
     color: overdue ? "#d50000" : incident.status === "triage" ? "#000" : "#fff",
     weight: overdue || incident.status === "triage" ? 3 : 2,
     dashArray: incident.status === "triage" ? "3 3" : null,
     fillColor: SEVERITY_COLORS[incident.severity] || "#555",
     fillOpacity: closed ? 0.35 : 0.9,
+  };
+}
+
+export function incidentMarker(incident, { overdue = false } = {}) {
+  const [lon, lat] = incident.location.coordinates;
+  return L.circleMarker([lat, lon], {
+    ...incidentStyle(incident, { overdue }),
     bubblingMouseEvents: false, // a click on an incident is not a click on the map (which logs a new one)
   });
 }

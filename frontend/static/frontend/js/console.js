@@ -6,7 +6,7 @@
 // Leaflet map stays outside Preact; its markers are kept in step with the store, one per incident.
 
 import {
-  api, ApiError, baseMap, incidentMarker, incidentStatusLabel, nameOf, ruleLabel,
+  api, ApiError, baseMap, incidentMarker, incidentStyle, incidentStatusLabel, nameOf, ruleLabel,
   SEVERITY_ROMAN, showConnection, terminalLabel, terminalState, textTip,
 } from "./common.js";
 import { Stream } from "./stream.js";
@@ -76,11 +76,18 @@ function syncMarkers(now) {
   for (const incident of shown.values()) {
     const late = store.ticketsOf(incident.id).some((t) => isLate(t, now));
     const look = JSON.stringify([incident.status, incident.severity, incident.title, incident.location.coordinates, late]);
+    const tip = textTip(SEVERITY_ROMAN[incident.severity], " · ", incident.title, " · ", incidentStatusLabel(incident.status));
     const old = markers.get(incident.id);
-    if (old && old.gdLook === look) continue;
-    old?.remove();
+    if (old) {
+      // Restyled in place, never replaced: a click that lands while it changes still reaches it.
+      if (old.gdLook === look) continue;
+      const style = incidentStyle(incident, { overdue: late });
+      old.setStyle(style).setRadius(style.radius).setLatLng(latLng(incident)).setTooltipContent(tip);
+      old.gdLook = look;
+      continue;
+    }
     const marker = incidentMarker(incident, { overdue: late })
-      .bindTooltip(textTip(SEVERITY_ROMAN[incident.severity], " · ", incident.title, " · ", incidentStatusLabel(incident.status)))
+      .bindTooltip(tip)
       .on("click", (event) => { L.DomEvent.stopPropagation(event); select(incident.id); });
     marker.gdLook = look;
     markers.set(incident.id, marker.addTo(map));
