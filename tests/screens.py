@@ -24,6 +24,11 @@ from tests.test_live_stream import database_url_for_tests
 FENGQING = [99.95, 24.6]  # inside 凤庆县 (530921): a level IV flood goes to 530921-water
 TIMEOUT_MS = 15_000
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def screenshots_to(tmp_path):
+    """Where the README's screenshots go: docs/screenshots when GEODISPATCH_SCREENSHOTS=1 asks to retake them."""
+    return SCREENSHOTS if os.environ.get("GEODISPATCH_SCREENSHOTS") == "1" else tmp_path
 LOCALE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
 CATALOGS = ("django", "djangojs")
 

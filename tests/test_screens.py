@@ -15,12 +15,12 @@ from tests.screens import (
     CATALOGS,
     FENGQING,
     LOCALE,
-    SCREENSHOTS,
     click_map_at,
     dispatcher_token,
     login_as,
     orm,
     report,
+    screenshots_to,
     ticket_on,
 )
 from tests.second_factor import verified_login
@@ -30,12 +30,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(trans
 # ---- the three-way flow ----------------------------------------------------------------
 
 
-def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(servers, browser, cast):
+@pytest.mark.parametrize("locale, language", [("zh-CN", "zh"), ("en-US", "en")])
+def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(
+    servers, browser, cast, tmp_path, locale, language
+):
     port = servers.start()
     base = f"http://127.0.0.1:{port}"
-    terminal = login_as(browser, base, cast.water_op, "/terminal/")
-    leader = login_as(browser, base, cast.leader, "/dashboard/")
-    console = login_as(browser, base, cast.dispatcher, "/console/")
+    shots = screenshots_to(tmp_path)
+    terminal = login_as(browser, base, cast.water_op, "/terminal/", locale=locale)
+    leader = login_as(browser, base, cast.leader, "/dashboard/", locale=locale)
+    console = login_as(browser, base, cast.dispatcher, "/console/", locale=locale)
     t, d, c = terminal.page, leader.page, console.page
 
     t.click("#arm")
@@ -66,7 +70,7 @@ def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(s
     expect(t.locator(f'#tickets [data-ticket-id="{ticket.id}"] .title')).to_have_text("河水漫堤 river over its banks")
     ticket_on(c, ticket.id, "delivered")
     c.wait_for_selector(f'#detail [data-ticket-id="{ticket.id}"] .stages li[data-stage="delivered"].done')
-    t.screenshot(path=str(SCREENSHOTS / "terminal.png"))
+    t.screenshot(path=str(shots / f"terminal-{language}.png"))
 
     # The operator accepts: the ringing stops; the dispatcher confirms.
     t.click(f'#tickets [data-ticket-id="{ticket.id}"] [data-action="accept"]')
@@ -75,10 +79,10 @@ def test_incident_logged_on_the_map_rings_the_terminal_and_moves_the_dashboard(s
     c.click(f'#detail [data-ticket-id="{ticket.id}"] [data-action="confirm"]')
     ticket_on(t, ticket.id, "confirmed")
     c.wait_for_selector(f'#detail [data-ticket-id="{ticket.id}"] .stages li[data-stage="confirmed"].done')
-    c.screenshot(path=str(SCREENSHOTS / "console.png"))
+    c.screenshot(path=str(shots / f"console-{language}.png"))
     d.wait_for_function("() => gdDashboard.dashboard.incidents.open === %d" % (open_before + 1))
     d.wait_for_timeout(500)  # let the charts settle
-    d.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    d.screenshot(path=str(shots / f"dashboard-{language}.png"), full_page=True)
 
     # Progress, then the final report; the console sees both and closes ticket and incident.
     item = f'#tickets [data-ticket-id="{ticket.id}"]'

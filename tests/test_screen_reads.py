@@ -36,7 +36,7 @@ def get(client, path, expect=200, headers=None, **params):
 # ---- route preview ----------------------------------------------------------------------
 
 
-def test_route_preview_shows_each_receivers_terminal_and_names_the_missing_kinds(cast, django_user_model):
+def test_13_8_route_preview_shows_each_receivers_terminal_and_names_the_missing_kinds(cast, django_user_model):
     water = SubCenter.objects.get(code="530921-water")
     user = django_user_model.objects.create_user("t-terminal-water")
     services.terminal_connect(channel_name="test!water", user=user, subcenter_id=water.id)
@@ -56,7 +56,7 @@ def test_route_preview_shows_each_receivers_terminal_and_names_the_missing_kinds
 # ---- sub-centers by kind, nearest first -------------------------------------------------------
 
 
-def test_subcenters_of_a_kind_near_a_point_come_nearest_first_with_their_distance(cast):
+def test_13_8_subcenters_of_a_kind_near_a_point_come_nearest_first_with_their_distance(cast):
     near = f"{FENGQING[0]},{FENGQING[1]}"
     rows = get(client_for(cast.dispatcher), "/subcenters", kind="water", near=near)["subcenters"]
     assert {row["kind"] for row in rows} == {"water"}
@@ -91,7 +91,7 @@ def issued_ago(tickets, seconds):
     )
 
 
-def test_a_subcenter_that_never_delivered_shows_its_age_so_far_and_is_named_slowest(cast, terminals_online):
+def test_13_9_a_subcenter_that_never_delivered_shows_its_age_so_far_and_is_named_slowest(cast, terminals_online):
     never = [t for _ in range(3) for t in flood(cast)]  # 凤庆县 water, never delivered
     issued_ago(never, 600)
     quick = [t for _ in range(3) for t in flood(cast, at=YUN)]  # 云县 water, delivered at once
@@ -106,7 +106,7 @@ def test_a_subcenter_that_never_delivered_shows_its_age_so_far_and_is_named_slow
     assert figures["slowest"]["delivered"]["n"] == 3
 
 
-def test_slowest_needs_enough_tickets_and_a_p90_above_zero(cast, terminals_online, settings):
+def test_13_9_slowest_needs_enough_tickets_and_a_p90_above_zero(cast, terminals_online, settings):
     one = flood(cast)
     issued_ago(one, 900)  # only one ticket: no pattern
     instant = [t for _ in range(3) for t in flood(cast, at=YUN)]
@@ -171,7 +171,7 @@ def send(client, method, path, data, headers):
 
 
 @pytest.mark.parametrize("case", range(6))
-def test_the_same_bad_request_answers_in_the_language_of_accept_language(cast, case):
+def test_13_10_the_same_bad_request_answers_in_the_language_of_accept_language(cast, case):
     name, client, method, path, data, field = bad_requests(cast)[case]
     english, chinese = EXPECTED[(name, field)]
     variants = [("en", english, "en"), ("zh-Hans", chinese, "zh-hans"), (None, chinese, "zh-hans"),
@@ -221,7 +221,7 @@ def test_token_login_still_works_in_either_language(cast):
 # ---- the favicon ---------------------------------------------------------------------------
 
 
-def test_favicon_ico_answers_the_projects_icon_and_pages_link_it(cast, client):
+def test_13_12_favicon_ico_answers_the_projects_icon_and_pages_link_it(cast, client):
     response = client.get("/favicon.ico")
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     body = b"".join(response.streaming_content)
