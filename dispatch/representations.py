@@ -56,6 +56,7 @@ def incident_data(incident):
         "status": incident.status,
         "location": {"type": "Point", "coordinates": [incident.location.x, incident.location.y]},
         "address": incident.address,
+        "place": incident.place,
         "description": incident.description,
         "reporter_name": incident.reporter_name,
         "reporter_phone": incident.reporter_phone,
