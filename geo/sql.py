@@ -233,7 +233,8 @@ LAYER_NAMES = """
 
 # Names matching a query (trigram word similarity, GIN-indexed), best first: a whole-word
 # match, then a word beginning with the query (or the Chinese characters themselves), then
-# fuzzy; within a tier by similarity, by distance to `near` when given, by weight, shortest.
+# fuzzy; within a tier by word similarity, then by distance to `near` when given, else by whole-string
+# similarity, weight, shortest.
 PLACES_SEARCH = """
     WITH q AS (SELECT %(keys)s::text AS keys, %(han)s::text AS han,
                       ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS near)
@@ -246,8 +247,7 @@ PLACES_SEARCH = """
                   WHEN ' ' || p.keys LIKE '%% ' || q.keys || '%%' THEN 1
                   ELSE 2 END,
              round(word_similarity(q.keys, p.keys)::numeric, 1) DESC,
-             similarity(q.keys, p.keys) DESC,
-             distance_m NULLS LAST, p.weight DESC, length(p.name), p.id
+             distance_m NULLS LAST, similarity(q.keys, p.keys) DESC, p.weight DESC, length(p.name), p.id
     LIMIT %(limit)s
 """
 
