@@ -21,6 +21,8 @@ from geo.models import BasemapFeature, Layer, PlaceName
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_WORD = re.compile(r"[^\w]+")
 MIN_QUERY_KEYS = 2  # one letter matches too much to rank
+CANDIDATES = 200  # a short query's best matches, ranked again by the distance on the spheroid
+MAX_PREFIX = 8  # word beginnings kept for the search as one types (PlacePrefix)
 
 # Among equally good matches: settlements first, then what a caller names as an address.
 WEIGHTS = {
@@ -70,16 +72,26 @@ def query_keys(query: str) -> str:
 
 
 def places_search(*, query: str, near: tuple[float, float] | None = None, limit: int = 10) -> list[dict]:
-    """Return the names matching `query`, best first (see sql.PLACES_SEARCH for the order)."""
+    """Return the names matching `query`, best first.
+
+    Names with a word beginning with the query come first (the search as one types); only when
+    there is none, the most similar names (a typo). sql.PLACES_BY_* say how each is ranked.
+    """
     keys = query_keys(query)
-    if len(keys) < MIN_QUERY_KEYS:
+    first_word = keys.split()[0] if keys else ""
+    if len(first_word) < MIN_QUERY_KEYS:
         return []
     lon, lat = near or (None, None)
-    params = {"keys": keys, "han": han_only(query), "lon": lon, "lat": lat, "limit": limit}
+    params = {"keys": keys, "prefix": first_word[:MAX_PREFIX], "han": han_only(query), "lon": lon, "lat": lat,
+              "limit": limit, "candidates": CANDIDATES}
+    short = len(keys) <= MAX_PREFIX and " " not in keys
     with connection.cursor() as cursor:
-        cursor.execute(sql.PLACES_SEARCH, params)
+        cursor.execute(sql.PLACES_BY_PREFIX if short else sql.PLACES_BY_LONG_PREFIX, params)
         rows = cursor.fetchall()
-    return [_result(*row) for row in rows]
+        if not rows:
+            cursor.execute(sql.PLACES_BY_SIMILARITY, params)
+            rows = cursor.fetchall()
+    return [_result(*row[:-1]) for row in rows]
 
 
 def _result(name, kind, detail, source, key, lon, lat, bbox, distance):
@@ -155,10 +167,32 @@ def _row(name, kind, detail, source, key, x, y, bbox, *others):
 
 
 def _replace(sources, rows) -> int:
+    """Delete the names of `sources`, then add `rows` and their word beginnings, by COPY."""
     with connection.cursor() as cursor:
         if sources:
+            cursor.execute(sql.PLACEPREFIXES_DELETE, [sources])
             cursor.execute(sql.PLACENAMES_DELETE, [sources])
+        if not rows:
+            return 0
+        cursor.execute(sql.PLACENAME_IDS, [len(rows)])
+        ids = [row[0] for row in cursor.fetchall()]
         with cursor.cursor.copy(sql.PLACENAMES_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
+            for placename_id, row in zip(ids, rows, strict=True):
+                copy.write_row((placename_id, *row))
+        with cursor.cursor.copy(sql.PLACEPREFIXES_COPY) as copy:
+            for placename_id, row in zip(ids, rows, strict=True):
+                for prefix, whole in prefixes(row[7]).items():
+                    copy.write_row((placename_id, prefix, whole, row[8], min(len(row[0]), 32767)))
     return len(rows)
+
+
+def prefixes(keys: str) -> dict[str, bool]:
+    """Return the beginnings (2 to MAX_PREFIX letters) of the words of `keys`, each with "is the whole word"."""
+    found = {}
+    for word in keys.split():
+        if _HAN.search(word):
+            continue  # Chinese queries are matched by their pinyin
+        for length in range(MIN_QUERY_KEYS, min(len(word), MAX_PREFIX) + 1):
+            prefix = word[:length]
+            found[prefix] = found.get(prefix, False) or length == len(word)
+    return found

@@ -1,7 +1,7 @@
 """Jurisdictions, sub-centers and spatial layers: the ground floor (geo knows no incidents)."""
 
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GistIndex
 
 
 class Jurisdiction(models.Model):
@@ -162,7 +162,7 @@ class PlaceName(models.Model):
 
     `keys` holds what a query is matched against, all in one trigram-indexed text: the name
     lower-cased without accents, and for Chinese names their pinyin and its initials
-    (临沧市 → "临沧市 lincangshi lcs").
+    (临沧市 → "临沧市 lincangshi lcs"). The GiST index answers "the most similar first" (KNN).
     """
 
     class Kind(models.TextChoices):
@@ -187,5 +187,26 @@ class PlaceName(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["source"], name="placename_source"),
-            GinIndex(fields=["keys"], name="placename_keys_trgm", opclasses=["gin_trgm_ops"]),
+            GistIndex(fields=["keys"], name="placename_keys_trgm", opclasses=["gist_trgm_ops"]),
+        ]
+
+
+class PlacePrefix(models.Model):
+    """A beginning (2–8 letters) of a word of a place name's keys, for the search as one types.
+
+    One row per name and prefix, ordered in the index as the search ranks them (a whole word
+    first, then weight, then the shorter name), so the best few hundred of thousands of names
+    beginning with "sc" are read from the index alone.
+    """
+
+    placename_id = models.BigIntegerField()  # no foreign key: rows go with their name in one statement (geo.gazetteer)
+    prefix = models.CharField(max_length=8)
+    whole = models.BooleanField(help_text="The prefix is the whole word.")
+    weight = models.SmallIntegerField()
+    name_length = models.SmallIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["prefix", "-whole", "-weight", "name_length", "placename_id"], name="placeprefix_rank"),
+            models.Index(fields=["placename_id"], name="placeprefix_name"),
         ]

@@ -91,7 +91,7 @@ BASEMAP_BOUNDS = """
     SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
     FROM (SELECT ST_Extent(geom) AS e FROM geo_basemapfeature) extent WHERE e IS NOT NULL
 """
-ANALYZE_BASEMAP = "ANALYZE geo_basemapfeature, geo_placename"
+ANALYZE_BASEMAP = "ANALYZE geo_basemapfeature, geo_placename, geo_placeprefix"
 
 # ---- vector tiles --------------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ OURS_TILE = f"""
 
 PLACENAMES_DELETE = "DELETE FROM geo_placename WHERE source = ANY(%s)"
 PLACENAMES_DELETE_LIKE = "DELETE FROM geo_placename WHERE source LIKE %s"
-PLACENAMES_COPY = "COPY geo_placename (name, kind, detail, source, source_key, location, bbox, keys, weight) FROM STDIN"
+PLACENAMES_COPY = "COPY geo_placename (id, name, kind, detail, source, source_key, location, bbox, keys, weight) FROM STDIN"
 
 # The base map's names: places and points of interest one by one; a street or a river is many
 # segments, so its segments are grouped by name and by nearness (200 m apart at most) into one.
@@ -231,25 +231,61 @@ LAYER_NAMES = """
     WHERE f.layer_id = %s AND f.name <> ''
 """
 
-# Names matching a query (trigram word similarity, GIN-indexed), best first: a whole-word
-# match, then a word beginning with the query (or the Chinese characters themselves), then
-# fuzzy; within a tier by word similarity, then by distance to `near` when given, else by whole-string
-# similarity, weight, shortest.
-PLACES_SEARCH = """
-    WITH q AS (SELECT %(keys)s::text AS keys, %(han)s::text AS han,
-                      ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS near)
+PLACEPREFIXES_DELETE = """
+    DELETE FROM geo_placeprefix WHERE placename_id IN (SELECT id FROM geo_placename WHERE source = ANY(%s))
+"""
+PLACEPREFIXES_COPY = "COPY geo_placeprefix (placename_id, prefix, whole, weight, name_length) FROM STDIN"
+PLACENAME_IDS = "SELECT nextval('geo_placename_id_seq') FROM generate_series(1, %s)"
+
+# The order of results, over candidates: the Chinese characters themselves, a whole word before
+# a beginning, nearer to `near`, then settlements before streets and POIs, the shorter name.
+_RANKED = """
     SELECT p.name, p.kind, p.detail, p.source, p.source_key, ST_X(p.location), ST_Y(p.location), p.bbox,
-           CASE WHEN %(lon)s IS NULL THEN NULL ELSE ST_Distance(p.location::geography, q.near) END AS distance_m
-    FROM geo_placename p, q
-    WHERE q.keys <%% p.keys
-    ORDER BY CASE WHEN ' ' || p.keys || ' ' LIKE '%% ' || q.keys || ' %%' THEN 0
-                  WHEN q.han <> '' AND p.name LIKE '%%' || q.han || '%%' THEN 1
-                  WHEN ' ' || p.keys LIKE '%% ' || q.keys || '%%' THEN 1
-                  ELSE 2 END,
-             round(word_similarity(q.keys, p.keys)::numeric, 1) DESC,
-             distance_m NULLS LAST, similarity(q.keys, p.keys) DESC, p.weight DESC, length(p.name), p.id
+           CASE WHEN %(lon)s::float8 IS NULL THEN NULL
+                ELSE ST_Distance(p.location::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
+           END AS distance_m, p.id
+    FROM candidates c JOIN geo_placename p ON p.id = c.id
+    ORDER BY (%(han)s <> '' AND p.name LIKE '%%' || %(han)s || '%%') DESC, c.score DESC,
+             distance_m NULLS LAST, p.weight DESC, length(p.name), p.id
     LIMIT %(limit)s
 """
+
+# As one types: names with a word beginning with the query (2–8 letters), the best
+# %(candidates)s read in index order (whole word, weight, shorter), then ranked.
+PLACES_BY_PREFIX = """
+    WITH candidates AS (
+        SELECT placename_id AS id, whole::int AS score FROM geo_placeprefix
+        WHERE prefix = %(prefix)s
+        ORDER BY whole DESC, weight DESC, name_length, placename_id
+        LIMIT %(candidates)s
+    )
+""" + _RANKED
+
+# A longer query (or several words): the names whose words begin with its first 8 letters,
+# kept when their keys hold the whole query at a word's beginning.
+PLACES_BY_LONG_PREFIX = """
+    WITH beginning AS MATERIALIZED (  -- read first: the planner would otherwise scan every name with LIKE
+        SELECT placename_id, weight, name_length FROM geo_placeprefix WHERE prefix = %(prefix)s
+    ), candidates AS (
+        SELECT p.id, (' ' || p.keys || ' ' LIKE '%% ' || %(keys)s || ' %%')::int AS score
+        FROM beginning b,  -- one name by its key per beginning (OFFSET 0: not flattened into a scan of all)
+             LATERAL (SELECT id, keys FROM geo_placename WHERE id = b.placename_id OFFSET 0) p
+        WHERE ' ' || p.keys LIKE '%% ' || %(keys)s || '%%'
+        ORDER BY score DESC, b.weight DESC, b.name_length, b.placename_id
+        LIMIT %(candidates)s
+    )
+""" + _RANKED
+
+# When no word begins so (a typo): the most similar names (pg_trgm word similarity,
+# nearest first in the GiST index), then ranked.
+PLACES_BY_SIMILARITY = """
+    WITH candidates AS (
+        SELECT p.id, round(word_similarity(%(keys)s, p.keys)::numeric, 1) AS score FROM geo_placename p
+        WHERE %(keys)s <%% p.keys
+        ORDER BY %(keys)s <<-> p.keys
+        LIMIT %(candidates)s
+    )
+""" + _RANKED
 
 # ---- reverse lookup ------------------------------------------------------------------------
 
