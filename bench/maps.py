@@ -13,7 +13,7 @@ are the selectors' own time, one database round trip per statement, without HTTP
   their 17,268 sub-centers) plus SYNTHETIC names made from the real ones with suffixes
   (凤庆县 + 第3村 / 中学 …, Vaduz + Weg 3 …) up to `names`, stored with source "synthetic" and
   removed afterwards. Queries: prefixes of real names as typed (characters, pinyin, initials,
-  lower-case Latin), half of them with a `near` point.
+  lower-case Latin), half of them with a `near` point, one in ten with two letters swapped (a typo).
 """
 
 import math
@@ -28,6 +28,7 @@ ZOOMS = (8, 12, 16)
 CHINESE_SUFFIXES = ["村", "路", "中学", "小学", "卫生院", "水库", "大桥", "社区", "街", "派出所"]
 LATIN_SUFFIXES = ["Weg", "Hof", "Brücke", "Schule", "Platz", "Gasse", "Bach", "Halde"]
 MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
+TYPOS = 0.1  # share of queries typed with two letters swapped
 
 
 def tile_of(lon, lat, z):
@@ -111,7 +112,11 @@ def queries(real, n, rng):
         form = rng.choice(keys)
         cut = max(2, min(len(form), rng.randint(2, 7)))
         near = (lon + rng.uniform(-0.2, 0.2), lat + rng.uniform(-0.2, 0.2)) if rng.random() < 0.5 else None
-        typed.append((form[:cut], near))
+        query = form[:cut]
+        if rng.random() < TYPOS and len(query) >= 4:  # two letters swapped: no word begins so, the fuzzy path answers
+            i = rng.randrange(1, len(query) - 1)
+            query = query[:i] + query[i + 1] + query[i] + query[i + 2:]
+        typed.append((query, near))
     return typed
 
 

@@ -185,3 +185,63 @@ def test_map_sources_name_the_base_map_and_its_attribution(reader, settings):
     assert body["basemap"]["attribution"] == "© OpenStreetMap contributors"
     assert body["basemap"]["tiles"] == "/api/v1/tiles/basemap/{z}/{x}/{y}.mvt"
     assert body["basemap"]["counts"]["roads"] == 2751
+
+
+# ---- configured base sources (MAP_SOURCES) -----------------------------------------------------
+
+TIANDITU = {
+    "name": "tianditu-vec", "type": "wmts", "url": "http://{s}.tdt.gov.internal/vec_w/wmts",
+    "subdomains": ["t0", "t1"], "layer": "vec", "tilematrixset": "w", "format": "tiles",
+    "key_param": "tk", "key": "k3y", "attribution": "天地图", "datum": "cgcs2000",
+}
+
+
+def test_map_sources_expand_subdomains_key_and_wmts_query_and_keep_map_tile_url():
+    import json
+
+    from config.map_sources import map_sources, source_origins
+
+    sources = map_sources(json.dumps([TIANDITU]), "http://tiles.local/{z}/{x}/{y}.png")
+    wmts, legacy = sources
+    assert wmts["tiles"][0].startswith("http://t0.tdt.gov.internal/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile")
+    assert "TILEMATRIX={z}&TILEROW={y}&TILECOL={x}" in wmts["tiles"][1] and wmts["tiles"][1].endswith("&tk=k3y")
+    assert legacy == {**legacy, "name": "tiles", "type": "xyz", "datum": "wgs84",
+                      "tiles": ["http://tiles.local/{z}/{x}/{y}.png"]}
+    assert source_origins(sources) == ["http://t0.tdt.gov.internal", "http://t1.tdt.gov.internal", "http://tiles.local"]
+
+
+@pytest.mark.parametrize("raw,complaint", [
+    ("{", "MAP_SOURCES is not valid JSON"),
+    ('[{"name": "a", "url": "ftp://x/{z}"}]', "entry 1: url must be an http(s) URL"),
+    ('[{"name": "a", "url": "http://x/{z}", "datum": "bd09"}]', "entry 1: datum must be one of wgs84, cgcs2000, gcj02"),
+    ('[{"name": "a", "url": "http://x/{z}", "key": "k"}]', "entry 1: key_param and key go together"),
+    ('[{"name": "a", "url": "http://x/{z}", "colour": "red"}]', "entry 1: unknown field(s) colour"),
+    ('[{"name": "a", "url": "http://x/{z}"}, {"name": "a", "url": "http://y/{z}"}]', "names must be unique"),
+])
+def test_a_bad_map_source_stops_start_up_naming_it(raw, complaint):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.map_sources import map_sources
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        map_sources(raw)
+    assert complaint in str(refused.value)
+
+
+def test_configured_tile_hosts_may_serve_images_and_be_fetched_and_nothing_else():
+    from config.csp import policy
+
+    directives = policy(source_origins=["http://t0.tdt.gov.internal"])
+    assert "http://t0.tdt.gov.internal" in directives["img-src"] and "http://t0.tdt.gov.internal" in directives["connect-src"]
+    assert "http://t0.tdt.gov.internal" not in directives["script-src"] + directives["default-src"]
+
+
+def test_map_sources_endpoint_serves_the_configured_sources_without_the_bare_key(reader, settings):
+    import json
+
+    from config.map_sources import map_sources
+
+    settings.MAP_SOURCES = map_sources(json.dumps([TIANDITU]))
+    (source,) = reader.get("/api/v1/map/sources").json()["sources"]
+    assert source["name"] == "tianditu-vec" and source["datum"] == "cgcs2000" and "key" not in source
+    assert source["tiles"][0].endswith("&tk=k3y")
