@@ -112,11 +112,11 @@ def queries(real, n, rng):
         form = rng.choice(keys)
         cut = max(2, min(len(form), rng.randint(2, 7)))
         near = (lon + rng.uniform(-0.2, 0.2), lat + rng.uniform(-0.2, 0.2)) if rng.random() < 0.5 else None
-        query = form[:cut]
+        query, typo = form[:cut], False
         if rng.random() < TYPOS and len(query) >= 4:  # two letters swapped: no word begins so, the fuzzy path answers
             i = rng.randrange(1, len(query) - 1)
-            query = query[:i] + query[i + 1] + query[i] + query[i + 2:]
-        typed.append((query, near))
+            query, typo = query[:i] + query[i + 1] + query[i] + query[i + 2:], True
+        typed.append((query, near, typo))
     return typed
 
 
@@ -137,18 +137,20 @@ def bench_search(names, n_queries, rng):
     total = PlaceName.objects.count()
     say(f"map: place search over {total} names ({total - len(real)} synthetic)")
     typed = queries(real, n_queries, rng)
-    for query, near in typed[:50]:  # warm
+    for query, near, _ in typed[:50]:  # warm
         gazetteer.places_search(query=query, near=near, limit=10)
-    times, empty = [], 0
-    for query, near in typed:
+    times, empty, by_kind = [], 0, {True: [], False: []}
+    for query, near, typo in typed:
         t0 = time.perf_counter()
         found = gazetteer.places_search(query=query, near=near, limit=10)
         times.append(time.perf_counter() - t0)
+        by_kind[typo].append(times[-1])
         empty += not found
     PlaceName.objects.filter(source="synthetic").delete()
     return {"names": total, "real": len(real), "synthetic": total - len(real), "synthetic_add_s": round(add_s, 1),
             "queries": len(typed), "no_result": empty, **summary_ms(times),
-            "examples": [q for q, _ in typed[:12]]}
+            "as_typed": summary_ms(by_kind[False]), "typos": summary_ms(by_kind[True]),
+            "examples": [q for q, _, _ in typed[:12]]}
 
 
 def run(*, sample=100, names=100_000, n_queries=1000, seed=14):
@@ -179,7 +181,9 @@ def table(result):
     rows.append("")
     rows.append(f"Place search over {s['names']:,} names ({s['real']:,} real, {s['synthetic']:,} synthetic), "
                 f"{s['queries']} queries: p50 {s['p50_ms']} ms, p90 {s['p90_ms']}, p99 {s['p99_ms']}, "
-                f"max {s['max_ms']}; {s['no_result']} found nothing.")
+                f"max {s['max_ms']}; {s['no_result']} found nothing. As typed ({s['as_typed']['n']}): p50 "
+                f"{s['as_typed']['p50_ms']}, p99 {s['as_typed']['p99_ms']}; with a typo ({s['typos']['n']}): p50 "
+                f"{s['typos']['p50_ms']}, p99 {s['typos']['p99_ms']}.")
     return "\n".join(rows)
 
 

@@ -187,7 +187,9 @@ class PlaceName(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["source"], name="placename_source"),
-            GistIndex(fields=["keys"], name="placename_keys_trgm", opclasses=["gist_trgm_ops"]),
+            # A 512-byte signature (default 12): on 100k names a typo's nearest names come 5× faster
+            # (bench/README.md, "Map").
+            GistIndex(fields=["keys"], name="placename_keys_trgm", opclasses=["gist_trgm_ops(siglen=512)"]),
         ]
 
 

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
                 ('weight', models.SmallIntegerField(default=0, help_text='Among equal matches the higher comes first.')),
             ],
             options={
-                'indexes': [models.Index(fields=['source'], name='placename_source'), django.contrib.postgres.indexes.GistIndex(fields=['keys'], name='placename_keys_trgm', opclasses=['gist_trgm_ops'])],
+                'indexes': [models.Index(fields=['source'], name='placename_source'), django.contrib.postgres.indexes.GistIndex(fields=['keys'], name='placename_keys_trgm', opclasses=['gist_trgm_ops(siglen=512)'])],
             },
         ),
         migrations.CreateModel(
