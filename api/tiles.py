@@ -2,14 +2,14 @@
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from api.base import ApiView, errors
 from dispatch.errors import Invalid, NotFound
-from geo.tiles import TILESETS, TileOutOfRange, tile_get
+from geo.tiles import MAX_ZOOM, TILESETS, TileOutOfRange, tile_get
 
 MVT = "application/vnd.mapbox-vector-tile"
 ERR_TILESET = "no tile set named {name} (basemap or ours)"
@@ -36,6 +36,15 @@ class TileView(ApiView):
 
     @extend_schema(
         operation_id="tiles_retrieve",
+        parameters=[
+            OpenApiParameter("format", exclude=True),  # errors are JSON whatever is asked
+            OpenApiParameter("tileset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=sorted(TILESETS)),
+            OpenApiParameter("z", {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}, OpenApiParameter.PATH),
+            OpenApiParameter("x", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH,
+                             description="0 … 2^z − 1"),
+            OpenApiParameter("y", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH,
+                             description="0 … 2^z − 1, from the north"),
+        ],
         responses={
             (200, MVT): OpenApiResponse(OpenApiTypes.BINARY, description="the tile (Mapbox Vector Tile)"),
             204: OpenApiResponse(description="an empty tile: nothing here at this zoom"),
