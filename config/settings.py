@@ -9,7 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.csp import policy
 from config.database import retry_connections_steadily
-from config.map_sources import map_sources, source_origins
 from config.env import (
     database_from_url,
     database_url,
@@ -21,6 +20,7 @@ from config.env import (
     env_str,
     redis_host,
 )
+from config.map_sources import map_sources, source_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -3,10 +3,10 @@
 import json
 import math
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Func, Value
 

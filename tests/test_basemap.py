@@ -245,3 +245,17 @@ def test_map_sources_endpoint_serves_the_configured_sources_without_the_bare_key
     (source,) = reader.get("/api/v1/map/sources").json()["sources"]
     assert source["name"] == "tianditu-vec" and source["datum"] == "cgcs2000" and "key" not in source
     assert source["tiles"][0].endswith("&tk=k3y")
+
+
+def test_an_admin_edit_of_a_jurisdiction_starts_a_new_version_of_our_tiles(sample_city, admin_client):
+    from geo.models import Jurisdiction
+
+    before = TileSet.objects.get_or_create(name="ours")[0].version
+    jurisdiction = Jurisdiction.objects.get(code="530921")
+    page = admin_client.get(f"/admin/geo/jurisdiction/{jurisdiction.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(name="凤庆县", geom=jurisdiction.geom.geojson, properties="{}", parent=data.get("parent") or "")
+    response = admin_client.post(f"/admin/geo/jurisdiction/{jurisdiction.pk}/change/", data)
+    assert response.status_code == 302, response.content[:500]
+    assert TileSet.objects.get(name="ours").version == before + 1
