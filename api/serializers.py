@@ -458,3 +458,31 @@ class RouteQuery(serializers.Serializer):
         if "category" not in attrs and not attrs.get("kinds"):
             raise serializers.ValidationError({"category": [ERR_ROUTE_WHAT]})
         return attrs
+
+
+ERR_NEAR = "give near as lon,lat (two numbers, longitude first)"
+
+
+class PlacesQuery(serializers.Serializer):
+    """Query parameters of the place search."""
+
+    q = serializers.CharField(max_length=200, help_text="a name (characters, pinyin, initials), coordinates, or a share link")
+    near = serializers.CharField(required=False, max_length=60, help_text="lon,lat: rank nearer names first")
+    limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)
+
+    def validate_near(self, value):
+        parts = value.split(",")
+        try:
+            lon, lat = (float(p) for p in parts)
+        except ValueError:
+            raise serializers.ValidationError(ERR_NEAR) from None
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise serializers.ValidationError(ERR_NEAR)
+        return (lon, lat)
+
+
+class ReverseQuery(serializers.Serializer):
+    """A point in WGS 84."""
+
+    lon = FiniteFloat(min_value=-180, max_value=180)
+    lat = FiniteFloat(min_value=-90, max_value=90)

@@ -85,6 +85,10 @@ class IncidentOut(serializers.Serializer):
     source = serializers.CharField()
     routing = serializers.ListField(child=serializers.DictField())
     unassigned_kinds = serializers.ListField(child=serializers.CharField())
+    place = serializers.DictField(
+        help_text="what was at the location when reported: road, place, poi, county, township as GET /reverse "
+                  "answers (empty for incidents reported before it was kept)",
+    )
     closed_at = serializers.DateTimeField(allow_null=True)
     outcome = serializers.CharField(help_text="how it ended, written when it was closed")
     duplicate_of = serializers.IntegerField(allow_null=True, help_text="the original, once merged into it")
@@ -477,3 +481,76 @@ class DuplicateOut(IncidentOut):
 
 class DuplicatesOut(serializers.Serializer):
     incidents = DuplicateOut(many=True, help_text="nearest first")
+
+
+# ---- place search, reverse lookup, base map sources (#14) --------------------------------------
+
+
+class NamedNearOut(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField(help_text="road class, place class (town, village…) or POI kind")
+    distance_m = serializers.FloatField()
+
+
+class JurisdictionRefOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ReverseOut(serializers.Serializer):
+    """geo.selectors.reverse_lookup: each part null when nothing qualifies."""
+
+    road = NamedNearOut(allow_null=True, required=False, help_text="nearest named road within REVERSE_RADIUS_M")
+    place = NamedNearOut(allow_null=True, required=False, help_text="nearest named place (town, village…)")
+    poi = NamedNearOut(allow_null=True, required=False, help_text="nearest named point of interest")
+    county = JurisdictionRefOut(allow_null=True, required=False, help_text="county-level jurisdiction covering it")
+    township = JurisdictionRefOut(allow_null=True, required=False, help_text="township (街道/乡镇) covering it")
+
+
+class PlaceOut(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=[
+        "place", "street", "poi", "water", "jurisdiction", "subcenter", "feature", "incident_address", "coordinates",
+    ])
+    detail = serializers.CharField(help_text="class (town, primary, county…), layer name, or how coordinates were read")
+    source = serializers.CharField(help_text="basemap, jurisdictions, subcenters, layer:<name>, incidents, input, gcj02")
+    key = serializers.CharField(help_text="id within the source: OSM id, code, key, incident id")
+    location = PointField()
+    bbox = serializers.ListField(child=serializers.FloatField(), allow_null=True, min_length=4, max_length=4)
+    distance_m = serializers.FloatField(allow_null=True, help_text="from `near`, on the spheroid")
+    address = ReverseOut(required=False, help_text="for coordinates: what is there")
+
+
+class PlacesOut(serializers.Serializer):
+    query = serializers.CharField()
+    coordinates = serializers.BooleanField(help_text="the query was read as coordinates")
+    ambiguous = serializers.BooleanField(help_text="two readings of the numbers: ask the caller which")
+    question = serializers.CharField(allow_blank=True)
+    results = PlaceOut(many=True)
+
+
+class MapSourceOut(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["xyz", "wmts"])
+    url = serializers.CharField(help_text="as configured, {z}/{x}/{y} for the map library")
+    tiles = serializers.ListField(child=serializers.CharField(), help_text="ready templates: subdomains, key, WMTS query")
+    subdomains = serializers.ListField(child=serializers.CharField())
+    attribution = serializers.CharField(allow_blank=True)
+    datum = serializers.ChoiceField(choices=["wgs84", "cgcs2000", "gcj02"],
+                                    help_text="gcj02: shift our WGS 84 features when drawing over it")
+    max_zoom = serializers.IntegerField()
+
+
+class BasemapOut(serializers.Serializer):
+    tiles = serializers.CharField(help_text="vector tile URL template (source-layers roads, water, landuse, buildings, places, pois)")
+    attribution = serializers.CharField()
+    source = serializers.CharField()
+    imported_at = serializers.DateTimeField()
+    bounds = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+
+
+class MapSourcesOut(serializers.Serializer):
+    sources = MapSourceOut(many=True)
+    basemap = BasemapOut(allow_null=True, help_text="our own OSM base map; null until import_basemap ran")
+    ours = serializers.CharField(help_text="vector tile URL template of our layers (jurisdictions, jurisdiction_labels, features)")

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import auth, health, incidents, maps, notices, overview, schema, tickets
+from api import auth, health, incidents, maps, notices, overview, places, schema, tickets, tiles
 from api.errors import not_found
 
 app_name = "api"
@@ -14,6 +14,10 @@ urlpatterns = [
     path("layers", maps.LayersView.as_view(), name="layers"),
     # str, not slug: an unknown name of any shape gets the JSON 404, not Django's HTML page.
     path("layers/<str:name>/features", maps.LayerFeaturesView.as_view(), name="layer-features"),
+    path("tiles/<str:tileset>/<int:z>/<int:x>/<int:y>.mvt", tiles.TileView.as_view(), name="tile"),
+    path("map/sources", places.MapSourcesView.as_view(), name="map-sources"),
+    path("places", places.PlacesView.as_view(), name="places"),
+    path("reverse", places.ReverseView.as_view(), name="reverse"),
     path("incidents", incidents.IncidentsView.as_view(), name="incidents"),
     path("incidents/duplicates", incidents.IncidentDuplicatesView.as_view(), name="incident-duplicates"),
     path("incidents/<int:incident_id>", incidents.IncidentView.as_view(), name="incident"),

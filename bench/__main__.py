@@ -1,4 +1,4 @@
-"""./geodispatch bench [--only routing,bare,e2e,replay,memory,faults] [--rates 20,40,80,160] [--duration 30]
+"""./geodispatch bench [--only routing,map,bare,e2e,replay,memory,faults] [--rates 20,40,80,160] [--duration 30]
 
 Run by config/stack.py with the embedded services up (or DATABASE_URL / REDIS_URL). Uses its
 own database (geodispatch_bench, rebuilt from a template each run), its own channel-layer
@@ -16,7 +16,7 @@ from bench import common
 from bench.common import ROOT, say
 from bench.system import FAULTS
 
-SECTIONS = ("routing", "bare", "e2e", "replay", "memory", "faults")
+SECTIONS = ("routing", "map", "bare", "e2e", "replay", "memory", "faults")
 ON_BENCH_DB = set(SECTIONS) - {"faults"}  # faults run a whole second system of their own
 
 
@@ -85,13 +85,22 @@ def on_bench_db(args, only, rates, result):
     logging.getLogger("httpx").setLevel(logging.WARNING)
     result["servers"] = common.server_versions()
 
-    from bench import e2e, memory, routing
+    from bench import e2e, maps, memory, routing
 
     if "routing" in only:
         t0 = time.monotonic()
         result["routing"] = routing.run(bulk_points=args.points, sample=args.sample)
         result["routing"]["seconds"] = round(time.monotonic() - t0, 1)
         result["routing"]["loadavg_after"] = common.loadavg()
+    if "map" in only:
+        t0 = time.monotonic()
+        result["map"] = maps.run()
+        result["map"]["seconds"] = round(time.monotonic() - t0, 1)
+        figures = maps.summary(result["map"])
+        common.write_result("summary", {**common.read_result("summary"), **figures})
+        maps.update_readme(result, figures)
+    if not only & {"bare", "e2e", "replay", "memory"}:
+        return
     say(f"fixture: {args.counties} counties × 6 kinds, operators with tokens, 10 dispatchers")
     fx = e2e.fixture(args.counties)
     result["fixture"] = {"counties": len(fx["counties"]), "operators": len(fx["operators"]), "points": len(fx["points"])}

@@ -18,17 +18,22 @@ def tile_origin(tile_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
-def policy(*, tile_url: str = "") -> dict:
-    """Return the directives: our own origin for everything, and the tile server's for images."""
+def policy(*, tile_url: str = "", source_origins: list[str] = ()) -> dict:
+    """Return the directives: our own origin for everything, and the tile servers' for images.
+
+    `tile_url` is a Leaflet template (tiles drawn as <img>: img-src only); `source_origins` are
+    the MAP_SOURCES hosts, which a WebGL map library fetches (fetch(): connect-src as well).
+    """
     images = [SELF, "data:", "blob:"]
     if tile_origin(tile_url):
         images.append(tile_origin(tile_url))
+    images += [origin for origin in source_origins if origin not in images]
     return {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": images,
-        "connect-src": [SELF],
+        "connect-src": [SELF, *source_origins],
         "frame-ancestors": [NONE],
         "object-src": [NONE],
         "base-uri": [SELF],

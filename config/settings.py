@@ -20,6 +20,7 @@ from config.env import (
     env_str,
     redis_host,
 )
+from config.map_sources import map_sources, source_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -194,8 +195,12 @@ STATICFILES_DIRS = [
 ]
 # A tile server on the isolated network (e.g. http://tiles.local/{z}/{x}/{y}.png); empty: our vector data only.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
-# Content-Security-Policy on every response (config/csp.py); the tile server may serve images.
-CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy(tile_url=MAP_TILE_URL)}
+# Base tile services (config/map_sources.py; docs/OPERATIONS.md, "Base maps"): a JSON list; MAP_TILE_URL is one more.
+MAP_SOURCES = map_sources(env_str("MAP_SOURCES", ""), MAP_TILE_URL)
+# Content-Security-Policy on every response (config/csp.py); the tile servers may serve images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": policy(tile_url=MAP_TILE_URL, source_origins=source_origins(MAP_SOURCES)),
+}
 
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial
 # references; only administrators import files, so the warning is acknowledged here.
@@ -224,6 +229,9 @@ SPECTACULAR_SETTINGS = {
     # An incident's status appears in several answers (incident, map feature, duplicate): one enum.
     "ENUM_NAME_OVERRIDES": {"IncidentStatusEnum": "dispatch.models.IncidentStatus"},
 }
+
+# Reverse lookup (an address for a point): the nearest named road, place and POI within this distance.
+REVERSE_RADIUS_M = env_positive_int("REVERSE_RADIUS_M", 500)
 
 # Router: a point outside every coverage but within this distance goes to the nearest one.
 ROUTING_TOLERANCE_M = env_int("ROUTING_TOLERANCE_M", 200)

@@ -108,6 +108,10 @@ class Incident(models.Model):
         models.CharField(max_length=32), default=list, blank=True,
         help_text="Kinds the plan asks for that found no owner: the console must assign them by hand.",
     )
+    place = models.JSONField(
+        default=dict, blank=True,
+        help_text="What is at the location when reported: nearest road, place and POI, county and township.",
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     outcome = models.TextField(blank=True, help_text="How it ended, written when the incident is closed.")
@@ -128,8 +132,12 @@ class Incident(models.Model):
             models.CheckConstraint(condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"),
             models.UniqueConstraint(fields=["reported_by", "idempotency_key"], name="incident_idempotency_per_client"),
         ]
-        # The search pages newest first by keyset (reported_at, id) over the whole history.
-        indexes = [models.Index(fields=["-reported_at", "-id"], name="incident_newest")]
+        # The search pages newest first by keyset (reported_at, id) over the whole history; earlier
+        # incidents' addresses are found by the place search (pg_trgm, created by geo 0003).
+        indexes = [
+            models.Index(fields=["-reported_at", "-id"], name="incident_newest"),
+            GinIndex(fields=["address"], name="incident_address_trgm", opclasses=["gin_trgm_ops"]),
+        ]
 
     def __str__(self):
         return f"#{self.pk} {self.title}"

@@ -66,6 +66,7 @@ def incident_data(incident):
         "status": incident.status,
         "location": point_data(incident.location),
         "address": incident.address,
+        "place": incident.place,
         "description": incident.description,
         "reporter_name": incident.reporter_name,
         "reporter_phone": incident.reporter_phone,

@@ -6,6 +6,7 @@ from django.db.models import Count
 
 from geo import services
 from geo.models import Feature, Jurisdiction, Layer, SubCenter, SubCenterKind
+from geo.tiles import tileset_bump
 from geo.widgets import OfflineMapWidget
 
 
@@ -15,8 +16,24 @@ class OfflineMapAdmin(GISModelAdmin):
     gis_widget = OfflineMapWidget
 
 
+class OurTilesAdmin(OfflineMapAdmin):
+    """An edit here changes our vector tiles: start a new version of them (cached ones go)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        tileset_bump(tileset="ours")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        tileset_bump(tileset="ours")
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        tileset_bump(tileset="ours")
+
+
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(OfflineMapAdmin):
+class JurisdictionAdmin(OurTilesAdmin):
     list_display = ("code", "name", "level", "parent")
     list_filter = ("level",)
     list_select_related = ("parent",)
@@ -63,7 +80,7 @@ class LayerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feature)
-class FeatureAdmin(OfflineMapAdmin):
+class FeatureAdmin(OurTilesAdmin):
     list_display = ("key", "name", "layer")
     list_filter = ("layer",)
     list_select_related = ("layer",)

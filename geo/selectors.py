@@ -3,6 +3,7 @@
 import json
 import math
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
@@ -116,3 +117,29 @@ def _feature(feature_id: str, geojson: str, **properties) -> dict:
 def _collection(features) -> dict:
     """Return a GeoJSON FeatureCollection of `features`."""
     return {"type": "FeatureCollection", "features": list(features)}
+
+
+def reverse_lookup(*, lon: float, lat: float, radius_m: float | None = None) -> dict:
+    """Return what is at a point: the nearest named road, place and POI within radius_m, the county and township.
+
+    One statement; each part is None when nothing qualifies (no base map, outside every jurisdiction).
+    """
+    meters = settings.REVERSE_RADIUS_M if radius_m is None else radius_m
+    params = {"lon": lon, "lat": lat, "meters": meters, "degrees": tolerance_degrees(lat, meters)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql.REVERSE_LOOKUP, params)
+        road, place, poi, county, township = cursor.fetchone()
+    return {
+        "road": _json(road), "place": _json(place), "poi": _json(poi),
+        "county": _json(county), "township": _json(township),
+    }
+
+
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius: a haversine distance within 0.5 % of the spheroid's
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Return the great-circle distance in meters between two (lon, lat) points, to 0.1 m."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return round(2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))), 1)

@@ -7,8 +7,9 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from geo import sql
+from geo import gazetteer, sql
 from geo.models import Feature, Jurisdiction, Layer, SubCenter, SubCenterKind
+from geo.tiles import tileset_bump
 
 
 @dataclass
@@ -54,7 +55,14 @@ def jurisdictions_import(*, records, level, subcenter_kinds=()) -> ImportReport:
             report.subcenters_created += _subcenter_for(by_code[record.key], kind)
     _analyze()
     _refresh_coverage_areas([j.id for j in by_code.values()])
+    _map_changed()
     return report
+
+
+def _map_changed():
+    """Refresh the place search's jurisdictions and sub-centers, and start a new version of our tiles."""
+    gazetteer.placenames_refresh_jurisdictions()
+    tileset_bump(tileset="ours")
 
 
 def _analyze():
@@ -141,4 +149,6 @@ def layer_import(*, name, records, title="", attribution="") -> ImportReport:
         unique_fields=["layer", "key"],
         update_fields=["name", "geom", "properties"],
     )
+    gazetteer.placenames_refresh_layer(layer=layer)
+    tileset_bump(tileset="ours")
     return report

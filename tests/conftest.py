@@ -55,6 +55,26 @@ def sample_city(django_db_setup, django_db_blocker):
         ensure_sample_city()
 
 
+LIECHTENSTEIN = SHARED_DATA / "osm" / "liechtenstein-2013-08-03.osm.pbf"
+
+
+def ensure_liechtenstein():
+    """Import the Liechtenstein extract as the base map unless it is the one there (once a session, in practice)."""
+    from geo.basemap import basemap_import
+    from geo.models import BasemapFeature, BasemapImport
+
+    latest = BasemapImport.objects.order_by("-id").first()
+    if latest is None or not latest.source.endswith(LIECHTENSTEIN.name) or not BasemapFeature.objects.exists():
+        basemap_import(path=LIECHTENSTEIN)
+
+
+@pytest.fixture
+def liechtenstein(django_db_setup, django_db_blocker):
+    """The Liechtenstein base map (ODbL, © OpenStreetMap contributors), committed outside the test's transaction."""
+    with django_db_blocker.unblock():
+        ensure_liechtenstein()
+
+
 def password_of(username):
     """Return the cast member's password: one that passes AUTH_PASSWORD_VALIDATORS."""
     return f"pw-{username}-Lincang!"

@@ -60,6 +60,8 @@ BEYOND_THE_SCHEMA = {
     "incidents_list": "bbox corners in order; reported_after before reported_before",
     "jurisdictions_retrieve": "bbox corners in order; simplify or zoom, not both",
     "layers_features_retrieve": "bbox corners in order",
+    "tiles_retrieve": "x and y below 2^z (a bound that depends on z)",
+    "places_retrieve": "a q read as coordinates must be readable ones; near is lon,lat within range",
 }
 MAX_EXAMPLES = 4
 REQUEST_TIMEOUT_S = 10

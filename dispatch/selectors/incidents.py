@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import re
 from datetime import datetime
 
 from django.contrib.gis.geos import Polygon
@@ -15,7 +16,7 @@ from dispatch.representations import event_data, feedback_data, incident_data, i
 from dispatch.selectors.reference import plan_data
 from dispatch.selectors.scope import incident_get, incidents_visible, operator_scope, tickets_visible
 from geo.models import Jurisdiction, Layer
-from geo.selectors import layer_features_near
+from geo.selectors import distance_m, layer_features_near
 
 Bbox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat (WGS 84)
 
@@ -201,3 +202,28 @@ def event_summary(name: str, payload: dict) -> dict:
         if isinstance(found["item"], int) and 0 <= found["item"] < len(checklist):
             found["item_text"] = checklist[found["item"]]
     return {key: value for key, value in found.items() if value is not None}
+
+
+def incident_addresses_search(*, user, query: str, near=None, limit: int = 10) -> list[dict]:
+    """Return the addresses of earlier incidents the user may see that contain `query`, each once, latest first.
+
+    The place search merges them with geo's names (geo knows no incidents). ILIKE, so the
+    address's trigram index (pg_trgm) serves it.
+    """
+    text = query.strip()
+    if len(text) < 2:
+        return []
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+    rows = (
+        incidents_visible(user=user).exclude(address="").extra(where=["dispatch_incident.address ILIKE %s"], params=[pattern])
+        .order_by("address", "-reported_at").distinct("address").values_list("id", "address", "location")[:limit]
+    )
+    return [_address(incident_id, address, location, near) for incident_id, address, location in rows]
+
+
+def _address(incident_id, address, location, near):
+    return {
+        "name": address, "kind": "incident_address", "detail": f"incident {incident_id}", "source": "incidents",
+        "key": str(incident_id), "location": {"type": "Point", "coordinates": [location.x, location.y]}, "bbox": None,
+        "distance_m": distance_m(near, (location.x, location.y)) if near else None,
+    }

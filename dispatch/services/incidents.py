@@ -27,6 +27,7 @@ from dispatch.services.users import ERR_UNKNOWN_SUBCENTER
 from dispatch.sql import SUBCENTER_PART, row_partial
 from geo.models import SubCenter
 from geo.router import route_point
+from geo.selectors import reverse_lookup
 
 ERR_IDEMPOTENCY_REUSED = gettext_lazy("this Idempotency-Key was used for a different request")
 ERR_INCIDENT_NOT_FOUND = gettext_lazy("no incident {id}")
@@ -133,6 +134,7 @@ def _incident_create(actor, fields, source, idempotency_key, digest):
         reported_at=now, reported_by=actor, source=source, plan=plan,
         status=lifecycle.incident_status(closed=False, statuses=[S.ISSUED for _ in owned]),
         routing=[r.as_dict() for r in routes.values()],
+        place=reverse_lookup(lon=fields["lon"], lat=fields["lat"]),
         unassigned_kinds=[kind for kind, r in routes.items() if not r.has_owner],
         idempotency_key=idempotency_key or None, request_digest=digest,
     )
