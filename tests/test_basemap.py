@@ -14,24 +14,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from geo.models import BasemapFeature, BasemapImport, CachedTile, TileSet
-from geo.osm import POI_KEYS
+from geo.osm import FILTERS as GDAL_FILTERS  # each layer's selection, as a GDAL attribute filter
 from tests.conftest import LIECHTENSTEIN
 
 VADUZ = (9.5209, 47.1410)
 MVT = "application/vnd.mapbox-vector-tile"
-
-# The same selections as geo/osm.py, written as GDAL attribute filters (OGR SQL).
-_POI = " OR ".join(f"other_tags LIKE '%\"{key}\"=>%'" for key in POI_KEYS)
-GDAL_FILTERS = {
-    "roads": ("lines", "highway IS NOT NULL"),
-    "waterways": ("lines", "waterway IS NOT NULL"),
-    "water": ("multipolygons", "natural = 'water' OR landuse IN ('reservoir', 'basin') "
-                               "OR other_tags LIKE '%\"waterway\"=>\"riverbank\"%'"),
-    "landuse": ("multipolygons", "landuse IS NOT NULL AND landuse NOT IN ('reservoir', 'basin')"),
-    "buildings": ("multipolygons", "building IS NOT NULL"),
-    "places": ("points", "place IS NOT NULL"),
-    "pois": ("points", f"place IS NULL AND ({_POI})"),
-}
 
 
 def gdal_count(layer, where):
