@@ -55,6 +55,21 @@ def sample_city(django_db_setup, django_db_blocker):
         ensure_sample_city()
 
 
+@pytest.fixture(scope="module")
+def clean_after_module(django_db_setup, django_db_blocker):
+    """Empty the database after the module, as a transactional test does after itself, and seed it again.
+
+    For a module whose fixtures commit shared data (the sample city, the base map) and that holds no
+    transactional test to clear it: later modules must not find it.
+    """
+    yield
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+        ensure_seed()  # … and what the migrations seed, as after migrating
+
+
 LIECHTENSTEIN = SHARED_DATA / "osm" / "liechtenstein-2013-08-03.osm.pbf"
 
 

@@ -17,6 +17,8 @@ from geo.models import BasemapFeature, BasemapImport, CachedTile, TileSet
 from geo.osm import FILTERS as GDAL_FILTERS  # each layer's selection, as a GDAL attribute filter
 from tests.conftest import LIECHTENSTEIN
 
+pytestmark = pytest.mark.usefixtures("clean_after_module")  # it commits the sample city and a base map
+
 VADUZ = (9.5209, 47.1410)
 MVT = "application/vnd.mapbox-vector-tile"
 

@@ -7,6 +7,8 @@ import pytest
 from geo.gazetteer import query_keys, search_keys
 from geo.models import PlaceName
 
+pytestmark = pytest.mark.usefixtures("clean_after_module")  # it commits the sample city and a base map
+
 VADUZ = (9.5209, 47.1410)
 FENGQING = (99.95, 24.6)
 
