@@ -354,7 +354,7 @@ def test_export_writes_the_records_as_json_lines(signed_audit, tmp_path):
         (1, "login.failed", "t-leader", "192.0.2.30"), (2, "login.failed", "t-water", "192.0.2.31"),
         (3, "token.issued", "t-leader", "192.0.2.32"), (4, "access.denied", "t-leader", "127.0.0.1")]
     assert lines[3]["hash"] == signed_audit[3].hash
-    call_command("export_audit", "--since", (timezone.now() + timedelta(days=1)).date().isoformat(), "--out", str(out),
+    call_command("export_audit", "--since", (timezone.localdate() + timedelta(days=1)).isoformat(), "--out", str(out),
                  stderr=StringIO())
     assert out.read_text() == ""
 
