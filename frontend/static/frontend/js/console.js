@@ -6,9 +6,10 @@
 // Leaflet map stays outside Preact; its markers are kept in step with the store, one per incident.
 
 import {
-  api, ApiError, baseMap, incidentMarker, incidentStyle, incidentStatusLabel, nameOf, ruleLabel,
+  api, ApiError, incidentMarker, incidentStyle, incidentStatusLabel, nameOf, ruleLabel,
   SEVERITY_ROMAN, showConnection, terminalLabel, terminalState, textTip,
 } from "./common.js";
+import { baseMap } from "./map.js";
 import { Stream } from "./stream.js";
 import { isLate } from "./store.js";
 import { html, render } from "./ui.js";

@@ -1,0 +1,131 @@
+"""The map of issue #14 in real Chromium: our vector base map under Leaflet, the layer switcher,
+GCJ-02 sources, the attribution, place search and reverse lookup on the console, the terminal's map.
+
+Real data: the Liechtenstein extract (ODbL, © OpenStreetMap contributors), imported once a session
+(tests/conftest.py `liechtenstein`); configured tile services are a tiny PNG server on 127.0.0.1.
+"""
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+from tests.screens import FENGQING, login_as, orm
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+VADUZ = (9.5209, 47.1410)
+TILE = re.compile(r"/api/v1/tiles/basemap/(\d+)/(\d+)/(\d+)\.mvt$")
+OSM = "© OpenStreetMap contributors"
+# A 1×1 grey PNG: what the tile server answers for every tile.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8ffff3f0005fe02fe"
+    "a7d6a4f70000000049454e44ae426082"
+)
+
+
+class TileServer:
+    """A tile service on 127.0.0.1 serving one PNG for every z/x/y, recording the paths asked for."""
+
+    def __init__(self):
+        asked = self.asked = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PNG)))
+                self.end_headers()
+                self.wfile.write(PNG)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def tile_server():
+    server = TileServer()
+    yield server
+    server.close()
+
+
+def console(browser, servers, cast):
+    port = servers.start()
+    screen = login_as(browser, f"http://127.0.0.1:{port}", cast.dispatcher, "/console/")
+    seen = screen.context_requests = []  # MapLibre's workers' fetches reach the context's events only
+    screen.context.on("request", lambda request: seen.append(request.url))
+    return screen
+
+
+def foreign(screen):
+    origin = screen.base.split("//")[1]
+    return screen.foreign_requests() + [u for u in screen.context_requests if not u.startswith("data:") and origin not in u.split("/")[2]]
+
+
+def view(page, lon, lat, zoom):
+    page.evaluate("([lon, lat, zoom]) => gdMap.setView([lat, lon], zoom, { animate: false })", [lon, lat, zoom])
+
+
+def tile_answers(page):
+    """Record the status of every base map tile the page fetches: [(z, x, y, status)]."""
+    answers = []
+
+    def seen(response):
+        match = TILE.search(response.url)
+        if match:
+            answers.append((*map(int, match.groups()), response.status))
+
+    page.context.on("response", seen)  # MapLibre's workers fetch the tiles: the context sees them, the page does not
+    return answers
+
+
+def tile_holds(z, x, y, lon, lat):
+    n = 2**z
+    tx = int((lon + 180) / 360 * n)
+    ty = int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
+    return (x, y) == (tx, ty)
+
+
+# ---- the base map --------------------------------------------------------------------------------
+
+
+def test_maplibre_draws_the_vaduz_tile_under_leaflet_with_the_osm_attribution(liechtenstein, servers, browser, cast):
+    screen = console(browser, servers, cast)
+    page = screen.page
+    answers = tile_answers(page)
+    view(page, *VADUZ, 15)
+    page.wait_for_function("""() => { const gl = gdMap.gdVector.getMaplibreMap();
+        return gl.loaded() && gl.queryRenderedFeatures({ layers: ['basemap-roads'] }).length > 0; }""")
+    assert any(z >= 12 and tile_holds(z, x, y, *VADUZ) and status == 200 for z, x, y, status in answers), answers
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text(OSM)
+    assert page.evaluate("() => gdMap instanceof L.Map")
+    assert screen.errors == [] and foreign(screen) == []
+
+
+def test_gcj02_js_converts_as_the_python_converter_does(liechtenstein, servers, browser, cast):
+    page = console(browser, servers, cast).page
+    points = [(100.0886, 23.8834), (99.95, 24.6), (116.391, 39.907), (121.4737, 31.2304), (9.5209, 47.141)]
+    got = page.evaluate(
+        """async (points) => { const m = await import('/static/frontend/js/gcj02.js');
+           return points.map(([lon, lat]) => [m.wgs84ToGcj02(lon, lat), m.gcj02ToWgs84(lon, lat)]); }""",
+        points,
+    )
+    lons, lats = np.array(points).T
+    forward, backward = np.column_stack(wgs84_to_gcj02(lons, lats)), np.column_stack(gcj02_to_wgs84(lons, lats))
+    assert np.abs(np.array([g[0] for g in got]) - forward).max() < 1e-12
+    assert np.abs(np.array([g[1] for g in got]) - backward).max() < 1e-9
+    assert np.abs(forward - np.array(points))[:4].min() > 1e-3  # inside China the shift is real
