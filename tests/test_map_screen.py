@@ -129,3 +129,40 @@ def test_gcj02_js_converts_as_the_python_converter_does(liechtenstein, servers, 
     assert np.abs(np.array([g[0] for g in got]) - forward).max() < 1e-12
     assert np.abs(np.array([g[1] for g in got]) - backward).max() < 1e-9
     assert np.abs(forward - np.array(points))[:4].min() > 1e-3  # inside China the shift is real
+
+
+# ---- place search on the console -----------------------------------------------------------------
+
+
+def test_a_place_found_centers_the_map_and_is_dispatched_there_with_its_address(liechtenstein, servers, browser, cast):
+    from dispatch.models import Incident
+
+    screen = console(browser, servers, cast)
+    page = screen.page
+    view(page, *VADUZ, 12)
+    page.fill("#place-search", "Vaduz")
+    first = page.locator("#place-results li button").first
+    expect(first).to_contain_text("Vaduz")
+    first.click()
+    page.wait_for_selector("#report:not([hidden])")
+    expect(page.locator("#report [name=address]")).to_have_value(re.compile("Vaduz"))
+    lon, lat = page.evaluate("() => [gdMap.getCenter().lng, gdMap.getCenter().lat]")
+    assert abs(lon - VADUZ[0]) < 0.02 and abs(lat - VADUZ[1]) < 0.02
+    expect(page.locator("#report-place [data-part=road]")).to_be_visible()  # the reverse lookup, in the preview
+    address = page.input_value("#report [name=address]")
+    page.fill("#report [name=title]", "Brand Vaduz")
+    page.click("#report-submit")
+    page.wait_for_selector("#report[hidden]", state="attached")
+    incident = orm(lambda: Incident.objects.get(title="Brand Vaduz"))
+    assert incident.address == address
+    assert abs(incident.location.x - lon) < 0.01 and abs(incident.location.y - lat) < 0.01
+    assert screen.errors == [] and foreign(screen) == []
+
+
+def test_coordinates_read_two_ways_are_both_offered_and_bad_ones_are_refused_as_text(liechtenstein, servers, browser, cast):
+    page = console(browser, servers, cast).page
+    page.fill("#place-search", "47.14, 9.52")
+    expect(page.locator("#place-question")).to_be_visible()
+    expect(page.locator("#place-results li")).to_have_count(2)
+    page.fill("#place-search", "200, 95")
+    expect(page.locator("#place-error")).to_contain_text("out of range")
