@@ -8,6 +8,7 @@ Real data: the Liechtenstein extract (ODbL, © OpenStreetMap contributors), impo
 import json
 import re
 import threading
+from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -166,3 +167,61 @@ def test_coordinates_read_two_ways_are_both_offered_and_bad_ones_are_refused_as_
     expect(page.locator("#place-results li")).to_have_count(2)
     page.fill("#place-search", "200, 95")
     expect(page.locator("#place-error")).to_contain_text("out of range")
+
+
+# ---- configured tile services ----------------------------------------------------------------------
+
+
+def switch_base(page, name):
+    page.hover(".leaflet-control-layers")
+    page.locator(".leaflet-control-layers-base label", has_text=name).click()
+
+
+def marker_center(page):
+    return page.evaluate("""() => { const r = document.querySelector('path.incident-marker').getBoundingClientRect();
+        const m = gdMap.getContainer().getBoundingClientRect();
+        return [r.left + r.width / 2 - m.left, r.top + r.height / 2 - m.top]; }""")
+
+
+def drawn_at(page, lon, lat):
+    """Where plain Web Mercator puts lon, lat on the map as it stands (the pixel grid of the tiles)."""
+    return page.evaluate("""([lon, lat]) => { const p = L.CRS.EPSG3857.latLngToPoint(L.latLng(lat, lon), gdMap.getZoom())
+        .subtract(gdMap.getPixelOrigin()); const c = gdMap.layerPointToContainerPoint(p); return [c.x, c.y]; }""", [lon, lat])
+
+
+def test_the_layer_switcher_draws_a_configured_service_and_shifts_our_data_onto_a_gcj02_one(
+        servers, browser, cast, tile_server):
+    from tests.screens import click_map_at, dispatcher_token, report
+
+    base = f"http://127.0.0.1:{tile_server.port}"
+    servers.env["MAP_SOURCES"] = json.dumps([
+        {"name": "Intranet tiles", "type": "xyz", "url": base + "/wgs/{z}/{x}/{y}.png", "attribution": "Intranet <b>maps</b>"},
+        {"name": "Shifted tiles", "type": "xyz", "url": base + "/gcj/{z}/{x}/{y}.png", "datum": "gcj02", "attribution": "GCJ"},
+    ])
+    port = servers.start()
+    report(port, dispatcher_token(cast), "Flood for the shift")
+    screen = login_as(browser, f"http://127.0.0.1:{port}", cast.dispatcher, "/console/")
+    page = screen.page
+    page.wait_for_selector("path.incident-marker")
+    view(page, *FENGQING, 14)
+    switch_base(page, "Intranet tiles")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-tile-loaded').length > 0")
+    assert any(path.startswith("/wgs/14/") for path in tile_server.asked)
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("Intranet <b>maps</b>")  # as text
+    unshifted = marker_center(page)
+    assert max(abs(a - b) for a, b in zip(unshifted, drawn_at(page, *FENGQING))) < 1.5
+
+    switch_base(page, "Shifted tiles")
+    page.wait_for_function("() => gdMap.gdShifted === true")
+    gcj = [float(v) for v in wgs84_to_gcj02(*FENGQING)]
+    shifted = marker_center(page)
+    assert max(abs(a - b) for a, b in zip(shifted, drawn_at(page, *gcj))) < 1.5
+    assert max(abs(a - b) for a, b in zip(shifted, drawn_at(page, *FENGQING))) > 20  # a few hundred meters at z14
+
+    spot = (FENGQING[0] + 0.003, FENGQING[1] + 0.002)  # beside the marker; the click comes back as WGS 84
+    click_map_at(page, *spot)
+    page.wait_for_selector("#report:not([hidden])")
+    lon, lat = (float(v) for v in page.inner_text("#report-where").split(","))
+    assert abs(lon - spot[0]) < 2e-4 and abs(lat - spot[1]) < 2e-4
+    assert screen.errors == []
+    assert [u for u in screen.requests if not u.startswith("data:") and urlsplit(u).hostname != "127.0.0.1"] == []

@@ -198,6 +198,7 @@ export function incidentMarker(incident, { overdue = false } = {}) {
   const [lon, lat] = incident.location.coordinates;
   return L.circleMarker([lat, lon], {
     ...incidentStyle(incident, { overdue }),
+    className: "incident-marker",
     bubblingMouseEvents: false, // a click on an incident is not a click on the map (which logs a new one)
   });
 }
