@@ -129,7 +129,7 @@ def test_gcj02_js_converts_as_the_python_converter_does(liechtenstein, servers, 
     forward, backward = np.column_stack(wgs84_to_gcj02(lons, lats)), np.column_stack(gcj02_to_wgs84(lons, lats))
     assert np.abs(np.array([g[0] for g in got]) - forward).max() < 1e-12
     assert np.abs(np.array([g[1] for g in got]) - backward).max() < 1e-9
-    assert np.abs(forward - np.array(points))[:4].min() > 1e-3  # inside China the shift is real
+    assert np.hypot(*(forward - np.array(points))[:4].T).min() > 1e-3  # inside China the shift is real
 
 
 # ---- place search on the console -----------------------------------------------------------------
