@@ -111,6 +111,9 @@ def test_maplibre_draws_the_vaduz_tile_under_leaflet_with_the_osm_attribution(li
     view(page, *VADUZ, 15)
     page.wait_for_function("""() => { const gl = gdMap.gdVector.getMaplibreMap();
         return gl.loaded() && gl.queryRenderedFeatures({ layers: ['basemap-roads'] }).length > 0; }""")
+    # The place label is drawn too: glyphs from the browser's own fonts, no glyph server.
+    page.wait_for_function("""() => gdMap.gdVector.getMaplibreMap().queryRenderedFeatures({ layers: ['basemap-place-labels'] })
+        .some((f) => f.properties.name === 'Vaduz')""")
     assert any(z >= 12 and tile_holds(z, x, y, *VADUZ) and status == 200 for z, x, y, status in answers), answers
     expect(page.locator(".leaflet-control-attribution")).to_contain_text(OSM)
     assert page.evaluate("() => gdMap instanceof L.Map")
@@ -225,3 +228,27 @@ def test_the_layer_switcher_draws_a_configured_service_and_shifts_our_data_onto_
     assert abs(lon - spot[0]) < 2e-4 and abs(lat - spot[1]) < 2e-4
     assert screen.errors == []
     assert [u for u in screen.requests if not u.startswith("data:") and urlsplit(u).hostname != "127.0.0.1"] == []
+
+
+# ---- the terminal's detail map ------------------------------------------------------------------
+
+
+def test_the_terminal_shows_the_incident_on_the_base_map_with_the_nearby_facilities(servers, browser, cast):
+    from tests.screens import dispatcher_token, report, ticket_on
+
+    port = servers.start()
+    terminal = login_as(browser, f"http://127.0.0.1:{port}", cast.water_op, "/terminal/")
+    page = terminal.page
+    page.click("#arm")
+    ticket = report(port, dispatcher_token(cast), "Flood on the terminal map")["tickets"][0]["id"]
+    ticket_on(page, ticket, "delivered")
+    page.click(f'#tickets [data-ticket-id="{ticket}"] .head')
+    page.wait_for_selector("#detail-map[data-fitted]")
+    page.wait_for_selector("#detail-map path.nearby-marker")
+    assert page.evaluate("() => gdDetailMap.getBounds().contains([%f, %f])" % (FENGQING[1], FENGQING[0]))
+    expect(page.locator("#detail-map .leaflet-control-scale")).to_be_visible()
+    page.fill("#place-search", "凤庆")
+    page.locator("#place-results li button").first.click()
+    center = page.evaluate("() => gdDetailMap.getCenter()")
+    assert abs(center["lng"] - 99.93) < 0.5 and abs(center["lat"] - 24.6) < 0.5
+    assert terminal.errors == [] and terminal.foreign_requests() == []
