@@ -67,6 +67,8 @@ def tile_server():
 def console(browser, servers, cast):
     port = servers.start()
     screen = login_as(browser, f"http://127.0.0.1:{port}", cast.dispatcher, "/console/")
+    refused = screen.csp_refusals = []
+    screen.page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     seen = screen.context_requests = []  # MapLibre's workers' fetches reach the context's events only
     screen.context.on("request", lambda request: seen.append(request.url))
     return screen
@@ -117,7 +119,10 @@ def test_maplibre_draws_the_vaduz_tile_under_leaflet_with_the_osm_attribution(li
     assert any(z >= 12 and tile_holds(z, x, y, *VADUZ) and status == 200 for z, x, y, status in answers), answers
     expect(page.locator(".leaflet-control-attribution")).to_contain_text(OSM)
     assert page.evaluate("() => gdMap instanceof L.Map")
-    assert screen.errors == [] and foreign(screen) == []
+    expect(page.locator(".leaflet-control-scale-line")).to_be_visible()
+    page.click(".gd-fullscreen a")
+    page.wait_for_function("() => document.fullscreenElement === gdMap.getContainer()")
+    assert screen.errors == [] and foreign(screen) == [] and screen.csp_refusals == []
 
 
 def test_gcj02_js_converts_as_the_python_converter_does(liechtenstein, servers, browser, cast):
