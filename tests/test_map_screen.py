@@ -257,3 +257,18 @@ def test_the_terminal_shows_the_incident_on_the_base_map_with_the_nearby_facilit
     center = page.evaluate("() => gdDetailMap.getCenter()")
     assert abs(center["lng"] - 99.93) < 0.5 and abs(center["lat"] - 24.6) < 0.5
     assert terminal.errors == [] and terminal.foreign_requests() == []
+
+
+def test_a_click_on_the_map_fills_an_empty_address_from_the_reverse_lookup(liechtenstein, servers, browser, cast):
+    page = console(browser, servers, cast).page
+    view(page, *VADUZ, 16)
+    page.evaluate("([lon, lat]) => gdMap.fire('click', { latlng: L.latLng(lat, lon) })", list(VADUZ))
+    road = page.locator("#report-place [data-part=road]")
+    expect(road).to_be_visible()
+    road_name = road.inner_text().split(":", 1)[1].rsplit("(", 1)[0].strip()
+    expect(page.locator("#report [name=address]")).to_have_value(re.compile(re.escape(road_name)))
+    page.fill("#report [name=address]", "typed by the dispatcher")
+    page.evaluate("([lon, lat]) => gdMap.fire('click', { latlng: L.latLng(lat, lon) })", [VADUZ[0] + 0.001, VADUZ[1]])
+    expect(page.locator("#report-where")).to_contain_text(f"{VADUZ[0] + 0.001:.4f}")
+    page.wait_for_timeout(500)
+    expect(page.locator("#report [name=address]")).to_have_value("typed by the dispatcher")  # never overwritten
