@@ -189,6 +189,8 @@ STATIC_ROOT = BASE_DIR / ".data" / "static"
 STATICFILES_DIRS = [
     ("vendor/ol", BASE_DIR / "node_modules" / "ol"),
     ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+    ("vendor/maplibre-gl", BASE_DIR / "node_modules" / "maplibre-gl" / "dist"),
+    ("vendor/maplibre-gl-leaflet", BASE_DIR / "node_modules" / "@maplibre" / "maplibre-gl-leaflet" / "dist"),
     ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
     ("vendor/preact", BASE_DIR / "node_modules" / "preact" / "dist"),
     ("vendor/htm", BASE_DIR / "node_modules" / "htm" / "dist"),

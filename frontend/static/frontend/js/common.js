@@ -181,29 +181,6 @@ export function stageSteps(ticket) {
       at[stage] ? h("time", {}, time(at[stage])) : null)));
 }
 
-// A Leaflet map with our own jurisdictions as the base layer (and a tile layer only when configured).
-export async function baseMap(element, { seats = true, simplify = 200 } = {}) {
-  const map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: false });
-  if (config.tileUrl) L.tileLayer(config.tileUrl, { maxZoom: 18 }).addTo(map);
-  map.setView([24, 100], 8);
-  const jurisdictions = await api(`jurisdictions?simplify=${simplify}`);
-  const base = L.geoJSON(jurisdictions, {
-    style: { color: "#37474f", weight: 1, fillColor: "#cfd8dc", fillOpacity: 0.35 },
-    onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || String(feature.id)), { sticky: true }),
-  }).addTo(map);
-  if (base.getLayers().length) map.fitBounds(base.getBounds(), { animate: false }); // no zoom animation: nothing drawn meanwhile lands astray
-  map.gdJurisdictions = jurisdictions.features || []; // the county list of the console's search
-  if (seats) {
-    api("layers/county_seats/features").then((data) => {
-      L.geoJSON(data, {
-        pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 4, color: "#263238", weight: 1, fillColor: "#fff", fillOpacity: 1 }),
-        onEachFeature: (feature, layer) => layer.bindTooltip(textTip(feature.properties.name || "")),
-      }).addTo(map);
-    }).catch(() => {});
-  }
-  return map;
-}
-
 // How an incident's marker looks: size by severity, outline by status and lateness.
 export function incidentStyle(incident, { overdue = false } = {}) {
   const closed = incident.status === "closed" || incident.status === "resolved";
@@ -221,6 +198,7 @@ export function incidentMarker(incident, { overdue = false } = {}) {
   const [lon, lat] = incident.location.coordinates;
   return L.circleMarker([lat, lon], {
     ...incidentStyle(incident, { overdue }),
+    className: "incident-marker",
     bubblingMouseEvents: false, // a click on an incident is not a click on the map (which logs a new one)
   });
 }

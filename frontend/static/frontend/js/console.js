@@ -6,9 +6,11 @@
 // Leaflet map stays outside Preact; its markers are kept in step with the store, one per incident.
 
 import {
-  api, ApiError, baseMap, incidentMarker, incidentStyle, incidentStatusLabel, nameOf, ruleLabel,
+  api, ApiError, incidentMarker, incidentStyle, incidentStatusLabel, nameOf, ruleLabel,
   SEVERITY_ROMAN, showConnection, terminalLabel, terminalState, textTip,
 } from "./common.js";
+import { baseMap, centerOn } from "./map.js";
+import { addressOf, PlaceSearch } from "./place_search.js";
 import { Stream } from "./stream.js";
 import { isLate } from "./store.js";
 import { html, render } from "./ui.js";
@@ -100,7 +102,7 @@ const form = $("report");
 let draft = null; // {lon, lat, key, marker, route, routeError, duplicates, attaching, attachError}
 let inFlight = false;
 
-function openForm(latlng) {
+function openForm(latlng, { address = "" } = {}) {
   if (!draft) draft = { key: newKey() };
   draft.lon = Number(latlng.lng.toFixed(6));
   draft.lat = Number(latlng.lat.toFixed(6));
@@ -109,9 +111,46 @@ function openForm(latlng) {
   form.hidden = false;
   $("report-where").textContent = `${draft.lon}, ${draft.lat}`;
   $("report-error").textContent = "";
+  if (address) form.elements.address.value = address;
+  draft.place = null;
   form.elements.title.focus();
   preview();
   findDuplicates();
+  lookUp();
+}
+
+// A place search result: the map centers on it and the form opens there with its address.
+function placeChosen(result) {
+  const [lon, lat] = result.location.coordinates;
+  centerOn(map, result);
+  openForm(L.latLng(lat, lon), { address: result.kind === "coordinates" ? addressOf(result.address) : result.name });
+}
+
+// What is at the draft's point (GET reverse): shown in the preview; an empty address gets it.
+async function lookUp() {
+  const at = { lon: draft.lon, lat: draft.lat };
+  let place;
+  try {
+    place = await api(`reverse?lon=${at.lon}&lat=${at.lat}`);
+  } catch (error) {
+    place = { error: error.message };
+  }
+  if (!draft || draft.lon !== at.lon || draft.lat !== at.lat) return;
+  draft.place = place;
+  const field = form.elements.address;
+  if (!place.error && (!field.value || field.value === draft.autoAddress)) field.value = draft.autoAddress = addressOf(place);
+  renderForm();
+}
+
+function PlaceFound({ place }) {
+  if (!place) return null;
+  if (place.error) return html`<p class="error">${place.error}</p>`;
+  const row = (label, part, value) => (value ? html`<li data-part=${part}>${label} ${value}</li>` : null);
+  const named = (thing) => thing && `${thing.name}${thing.distance_m !== undefined && thing.distance_m !== null ? ` (${Math.round(thing.distance_m)} m)` : ""}`;
+  return html`<ul class="place-found">
+    ${row(gettext("County:"), "county", nameOf(place.county))}${row(gettext("Township:"), "township", nameOf(place.township))}
+    ${row(gettext("Road:"), "road", named(place.road))}${row(gettext("Place:"), "place", named(place.place))}
+  </ul>`;
 }
 
 function closeForm() {
@@ -121,9 +160,11 @@ function closeForm() {
   form.reset();
   render(null, $("route-preview"));
   render(null, $("duplicates"));
+  render(null, $("report-place"));
 }
 
 function renderForm() {
+  render(html`<${PlaceFound} place=${draft.place} />`, $("report-place"));
   render(html`<${RoutePreview} route=${draft.route} error=${draft.routeError} />`, $("route-preview"));
   render(html`<${Duplicates} draft=${draft} />`, $("duplicates"));
 }
@@ -282,6 +323,7 @@ async function main() {
   ui.counties = (counties.length ? counties : map.gdJurisdictions.filter((f) => f.properties.parent))
     .map((f) => ({ code: f.properties.code, name: f.properties.name, name_en: f.properties.name_en }));
   map.on("click", (e) => openForm(e.latlng));
+  render(html`<${PlaceSearch} map=${() => map} onChoose=${placeChosen} />`, $("place-search-root"));
   form.addEventListener("submit", submit);
   $("report-cancel").addEventListener("click", closeForm);
   form.elements.category.addEventListener("change", preview);

@@ -2,8 +2,9 @@
 // Wall mode (a button, or ?wall=1): full screen, the map first and large, for the command center's wall.
 
 import {
-  api, baseMap, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
+  api, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
 } from "./common.js";
+import { baseMap } from "./map.js";
 import { Stream } from "./stream.js";
 
 const THROTTLE_MS = 2000;

@@ -3,10 +3,12 @@
 // State lives in the one client store (store.js); Preact renders the list and the detail pane from it, so
 // an update never rebuilds what the operator is touching: a ticked box, a typed note, the map's view.
 
-import { api, config, OPEN_TICKET, severityLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, STAGES, ticketStatusLabel, time } from "./common.js";
+import { api, config, OPEN_TICKET, textTip, severityLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, STAGES, ticketStatusLabel, time } from "./common.js";
 import { Store, lateBy, nextStep } from "./store.js";
 import { Stream } from "./stream.js";
 import { Component, createRef, html, render } from "./ui.js";
+import { addBaseLayers, centerOn } from "./map.js";
+import { PlaceSearch } from "./place_search.js";
 import { Alarm, TabSignal, canAskToNotify, notify } from "./alarm.js";
 
 const NEARBY_RADIUS_M = 50000;
@@ -270,11 +272,12 @@ class DetailMap extends Component {
     const [lon, lat] = incident.location.coordinates;
     const map = L.map(this.base, { attributionControl: false }).setView([lat, lon], 11);
     this.map = map;
-    if (config.tileUrl) L.tileLayer(config.tileUrl, { maxZoom: 18 }).addTo(map);
+    addBaseLayers(map, { switcher: false }).then(() => this.marker.bringToFront()).catch(() => {});
     this.marker = L.circleMarker([lat, lon], {
       radius: 9, color: "#fff", weight: 2, fillColor: SEVERITY_COLORS[incident.severity], fillOpacity: 0.9,
     }).addTo(map);
     window.gdDetailMap = map; // for tests
+    this.showNearby(this.props.nearby);
     jurisdictionsLoaded.then(() => this.showJurisdictions([lat, lon]));
     requestAnimationFrame(() => this.map?.invalidateSize());
   }
@@ -294,7 +297,20 @@ class DetailMap extends Component {
     this.base.dataset.fitted = "true";
   }
 
+  // The nearest facilities (GET incidents/{id}/nearby), each a small labelled square.
+  showNearby(features) {
+    if (!this.map || this.nearbyShown === features) return;
+    this.nearbyShown = features;
+    this.nearby?.remove();
+    this.nearby = L.layerGroup((features || []).filter((f) => f.geometry?.type === "Point").map((f) => {
+      const [lon, lat] = f.geometry.coordinates;
+      return L.circleMarker([lat, lon], { radius: 5, color: "#263238", weight: 1, fillColor: "#fff", fillOpacity: 1, className: "nearby-marker" })
+        .bindTooltip(textTip(f.properties.name || ""));
+    })).addTo(this.map);
+  }
+
   shouldComponentUpdate(next) {
+    this.showNearby(next.nearby);
     if (next.incident.severity !== this.props.incident.severity) {
       this.marker.setStyle({ fillColor: SEVERITY_COLORS[next.incident.severity] });
     }
@@ -330,7 +346,8 @@ function Detail({ ticket }) {
     ${incident.address ? html`<p>${gettext("Address:")} ${incident.address}</p>` : null}
     ${incident.description ? html`<p class="description">${incident.description}</p>` : null}
     ${reporter ? html`<p>${gettext("Reporter:")} ${reporter}</p>` : null}
-    <${DetailMap} key=${incident.id} incident=${incident} />
+    <${PlaceSearch} map=${() => window.gdDetailMap} onChoose=${(r) => window.gdDetailMap && centerOn(window.gdDetailMap, r)} />
+    <${DetailMap} key=${incident.id} incident=${incident} nearby=${local.nearby.get(incident.id)} />
     <h3>${gettext("Checklist")}</h3>
     <${Checklist} key=${`checklist-${ticket.id}`} ticket=${ticket} />
     <h3>${gettext("Nearby county seats")}</h3>
