@@ -8,15 +8,15 @@ Real data: the Liechtenstein extract (ODbL, © OpenStreetMap contributors), impo
 import json
 import re
 import threading
-from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
-from tests.screens import FENGQING, login_as, orm
+from tests.screens import FENGQING, login_as, orm, screenshots_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -143,7 +143,9 @@ def test_gcj02_js_converts_as_the_python_converter_does(liechtenstein, servers, 
 # ---- place search on the console -----------------------------------------------------------------
 
 
-def test_a_place_found_centers_the_map_and_is_dispatched_there_with_its_address(liechtenstein, servers, browser, cast):
+def test_a_place_found_centers_the_map_and_is_dispatched_there_with_its_address(
+    liechtenstein, servers, browser, cast, tmp_path
+):
     from dispatch.models import Incident
 
     screen = console(browser, servers, cast)
@@ -158,6 +160,8 @@ def test_a_place_found_centers_the_map_and_is_dispatched_there_with_its_address(
     lon, lat = page.evaluate("() => [gdMap.getCenter().lng, gdMap.getCenter().lat]")
     assert abs(lon - VADUZ[0]) < 0.02 and abs(lat - VADUZ[1]) < 0.02
     expect(page.locator("#report-place [data-part=road]")).to_be_visible()  # the reverse lookup, in the preview
+    page.wait_for_timeout(700)  # the tiles drawn, for the README's picture
+    page.screenshot(path=str(screenshots_to(tmp_path) / "console-basemap.png"))
     address = page.input_value("#report [name=address]")
     page.fill("#report [name=title]", "Brand Vaduz")
     page.click("#report-submit")
