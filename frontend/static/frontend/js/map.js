@@ -82,7 +82,7 @@ const Fullscreen = () => L.Control.extend({
     const button = L.DomUtil.create("a", "", bar);
     button.href = "#";
     button.role = "button";
-    button.textContent = "⛶";
+    L.DomUtil.create("span", "gd-fullscreen-icon", button); // drawn by CSS: no font has to hold a glyph for it
     button.title = gettext("Full screen");
     button.setAttribute("aria-label", gettext("Full screen"));
     L.DomEvent.disableClickPropagation(bar);
