@@ -120,6 +120,7 @@ class EventOut(serializers.Serializer):
 class PlanOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    name_en = serializers.CharField(allow_blank=True, help_text="blank: the English screens show `name`")
     severity_min = serializers.IntegerField()
     severity_max = serializers.IntegerField()
     kinds = serializers.ListField(child=serializers.CharField())

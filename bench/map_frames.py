@@ -74,7 +74,7 @@ def figures(gaps):
     }
 
 
-def test_pan_frame_times_over_liechtenstein_with_20000_features(liechtenstein, servers, browser, cast):
+def test_pan_frame_times_over_liechtenstein_with_20000_features(liechtenstein, servers, browser, cast):  # noqa: F811
     layer = orm(synthetic_layer)
     try:
         port = servers.start()

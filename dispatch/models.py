@@ -46,6 +46,7 @@ class ResponsePlan(models.Model):
 
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="plans")
     name = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120, blank=True, help_text="The English screens show it (blank: the name).")
     severity_min = models.PositiveSmallIntegerField(default=1, help_text="1 = I 特别重大 (most severe)")
     severity_max = models.PositiveSmallIntegerField(default=4, help_text="4 = IV 一般")
     kinds = models.ManyToManyField("geo.SubCenterKind", related_name="plans")

@@ -29,6 +29,7 @@ def ensure_seed():
         return
     importlib.import_module("geo.migrations.0002_subcenter_kinds").add_kinds(apps, None)
     importlib.import_module("dispatch.migrations.0004_seed_categories_plans").seed(apps, None)
+    importlib.import_module("dispatch.migrations.0016_plan_name_en").name_plans_in_english(apps, None)
     EventHead.objects.get_or_create(pk=1)
 
 

@@ -269,6 +269,11 @@ def test_13_10_english_console_uses_english_names(live, browser, cast):
     expect(detail).to_contain_text("the point lies in its jurisdiction")
     assert "洪涝" not in c.inner_text("#incidents") and "凤庆县水务局" not in detail.inner_text()
     assert "manual" not in detail.inner_text()
+    # The preview names the plan in English too.
+    log_at(c, *NEAR_FENGQING)
+    expect(c.locator("#route-preview")).to_contain_text("Plan: Building fire III–IV")  # the form's first category
+    assert "级" not in c.inner_text("#route-preview")
+    c.keyboard.press("Escape")
 
     # A network failure is said in the screen's language, in English and in Chinese.
     for page, words in ((c, "The server cannot be reached"),

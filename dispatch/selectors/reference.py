@@ -20,6 +20,7 @@ def plan_data(plan: ResponsePlan) -> dict:
     return {
         "id": plan.id,
         "name": plan.name,
+        "name_en": plan.name_en,
         "severity_min": plan.severity_min,
         "severity_max": plan.severity_max,
         "kinds": [kind.code for kind in plan.kinds.all()],
