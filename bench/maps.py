@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, say, summary_ms
+from bench.report import write_section
 
 LIECHTENSTEIN = ROOT.parent / "shared" / "data" / "osm" / "liechtenstein-2013-08-03.osm.pbf"
 ZOOMS = (8, 12, 16)
 CHINESE_SUFFIXES = ["村", "路", "中学", "小学", "卫生院", "水库", "大桥", "社区", "街", "派出所"]
 LATIN_SUFFIXES = ["Weg", "Hof", "Brücke", "Schule", "Platz", "Gasse", "Bach", "Halde"]
-MAP_START, MAP_END = "<!-- map:start -->", "<!-- map:end -->"
 TYPOS = 0.1  # share of queries typed with two letters swapped
 
 
@@ -188,12 +188,6 @@ def table(result):
 
 
 def update_readme(result, figures):
-    path = ROOT / "bench" / "README.md"
-    text = path.read_text()
-    if MAP_START not in text:
-        text += f"\n## Map\n\n{MAP_START}\n{MAP_END}\n"
-    head, rest = text.split(MAP_START, 1)
-    _, tail = rest.split(MAP_END, 1)
     lines = [f"Run `{result['name']}` ({result['machine']['at']}):", ""]
     lines += [f"- `{key}`: {value}" for key, value in figures.items()]
-    path.write_text(f"{head}{MAP_START}\n" + "\n".join(lines) + "\n\n" + table(result["map"]) + f"\n{MAP_END}{tail}")
+    write_section("map", "\n".join(lines) + "\n\n" + table(result["map"]), heading="Map")

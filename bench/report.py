@@ -2,8 +2,6 @@
 
 from bench.common import ROOT
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
-
 TARGETS = [
     ("routing.bulk_points_per_s", "Bulk in-process routing, 100k points, 6 kinds (points/s)", ">=", 300_000),
     ("routing.postgis_p50_ms", "PostGIS single-point routing p50, 1 kind (ms)", "<=", 0.5),
@@ -63,17 +61,23 @@ def table(result, summary):
     return "\n".join(lines)
 
 
-def update_readme(result, summary):
+def write_section(name, body, heading=None):
+    """Replace what stands between the <!-- name:start --> and <!-- name:end --> markers of bench/README.md
+    with body; a section not there yet is added at the end (under heading, when given)."""
     path = ROOT / "bench" / "README.md"
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{START}\n{table(result, summary)}\n{END}{tail}")
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start not in text:
+        text += (f"\n## {heading}\n" if heading else "") + f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}\n{end}{tail}")
 
 
-FAULTS_START, FAULTS_END = "<!-- faults:start -->", "<!-- faults:end -->"
+def update_readme(result, summary):
+    write_section("results", table(result, summary))
+
+
 
 
 def faults_table(result):
@@ -97,10 +101,4 @@ def faults_table(result):
 
 def update_faults_table(result):
     """Rewrite the faults table between its markers in bench/README.md."""
-    path = ROOT / "bench" / "README.md"
-    text = path.read_text()
-    if FAULTS_START not in text:
-        text += f"\n## Faults\n\n{FAULTS_START}\n{FAULTS_END}\n"
-    head, rest = text.split(FAULTS_START, 1)
-    _, tail = rest.split(FAULTS_END, 1)
-    path.write_text(f"{head}{FAULTS_START}\n{faults_table(result)}\n{FAULTS_END}{tail}")
+    write_section("faults", faults_table(result), heading="Faults")
