@@ -1,4 +1,7 @@
-// What the screens share: config, translations, the REST client, DOM helpers, labels, the base map.
+// What the screens share: config, translations, the REST client, DOM helpers, labels, stages, markers.
+
+import { OPEN_TICKET, STAGES } from "./store.js";
+import { html } from "./ui.js";
 
 export const config = JSON.parse(document.getElementById("gd-config").textContent);
 
@@ -162,23 +165,19 @@ export function actionLabel(action) {
   }[action] || action;
 }
 
-export const OPEN_TICKET = new Set(["issued", "delivered", "accepted", "confirmed", "resolved"]);
-export const STAGES = ["issued", "delivered", "accepted", "confirmed", "resolved", "closed"];
+export { OPEN_TICKET, STAGES }; // defined once, in the store
 
 export function time(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleTimeString(document.documentElement.lang, { hour12: false });
 }
 
-// One ticket's stages as a row of steps, each with the time it was reached.
-export function stageSteps(ticket) {
-  const at = {
-    issued: ticket.issued_at, delivered: ticket.delivered_at, accepted: ticket.accepted_at,
-    confirmed: ticket.confirmed_at, resolved: ticket.resolved_at, closed: ticket.closed_at,
-  };
-  return h("ol", { class: "stages" }, STAGES.map((stage) =>
-    h("li", { class: at[stage] ? "done" : "", dataset: { stage } }, ticketStatusLabel(stage),
-      at[stage] ? h("time", {}, time(at[stage])) : null)));
+// One ticket's stages as a row of steps, each with the time it was reached (a Preact component).
+export function Stages({ ticket }) {
+  return html`<ol class="stages">${STAGES.map((stage) => {
+    const at = ticket[`${stage}_at`];
+    return html`<li key=${stage} class=${at ? "done" : ""} data-stage=${stage}>${ticketStatusLabel(stage)}${at ? html`<time>${time(at)}</time>` : null}</li>`;
+  })}</ol>`;
 }
 
 // How an incident's marker looks: size by severity, outline by status and lateness.

@@ -2,22 +2,11 @@
 // center's moves on each (confirm, close, reopen and cancel with a reason), and assigning by hand.
 
 import {
-  api, clock, ruleLabel, STAGES, terminalLabel, terminalState, ticketStatusLabel, time,
+  api, clock, ruleLabel, Stages, terminalLabel, terminalState, ticketStatusLabel, time,
 } from "./common.js";
 import { isLate, lateBy, OPEN_TICKET } from "./store.js";
 import { html, Component } from "./ui.js";
 import { kindName, store, subcenterName, takeAnswer, ui } from "./console_shared.js";
-
-const AT = {
-  issued: "issued_at", delivered: "delivered_at", accepted: "accepted_at", confirmed: "confirmed_at",
-  resolved: "resolved_at", closed: "closed_at",
-};
-
-function Stages({ ticket }) {
-  return html`<ol class="stages">${STAGES.map((stage) => html`
-    <li key=${stage} class=${ticket[AT[stage]] ? "done" : ""} data-stage=${stage}>${ticketStatusLabel(stage)}
-      ${ticket[AT[stage]] ? html`<time>${time(ticket[AT[stage]])}</time>` : null}</li>`)}</ol>`;
-}
 
 function Checklist({ ticket }) {
   const items = ticket.checklist || [];

@@ -2,7 +2,7 @@
 // Wall mode (a button, or ?wall=1): full screen, the map first and large, for the command center's wall.
 
 import {
-  api, h, incidentMarker, incidentStatusLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
+  api, h, incidentMarker, incidentStatusLabel, nameOf, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, textTip, ticketStatusLabel,
 } from "./common.js";
 import { baseMap } from "./map.js";
 import { Stream } from "./stream.js";
@@ -48,7 +48,6 @@ function bar(id, labels, values, colors) {
 }
 
 let categoryNames = {};
-const english = document.documentElement.lang.startsWith("en");
 
 function renderFigures(d) {
   $("open-incidents").textContent = d.incidents.open;
@@ -70,7 +69,6 @@ function stageName(stage) {
   return { delivered: gettext("To delivery"), accepted: gettext("To acceptance"), first_feedback: gettext("To first feedback"), closed: gettext("To closure") }[stage];
 }
 
-const localName = (thing) => (english && thing.name_en) || thing.name;
 
 // A stage's figure; tickets that have not reached it yet count with their age so far, and say how many.
 function stageCells(figures) {
@@ -83,11 +81,11 @@ function stageCells(figures) {
 function renderTimeliness(f) {
   $("total-incidents").textContent = f.reported.total;
   const rows = f.subcenters.map((row) => h("tr", { dataset: { code: row.code } },
-    h("td", {}, localName(row)), h("td", {}, row.tickets),
+    h("td", {}, nameOf(row)), h("td", {}, row.tickets),
     TIMELINESS_STAGES.flatMap((stage) => stageCells(row.seconds[stage]))));
   $("timeliness").tBodies[0].replaceChildren(...(rows.length ? rows : [h("tr", { class: "empty" }, h("td", { colspan: 10 }, gettext("No tickets in this period.")))]));
   const slowest = TIMELINESS_STAGES.filter((s) => f.slowest[s]).map((s) =>
-    `${stageName(s)}: ${localName(f.slowest[s])} (${gettext("90th pct.")} ${seconds(f.slowest[s].p90)})`);
+    `${stageName(s)}: ${nameOf(f.slowest[s])} (${gettext("90th pct.")} ${seconds(f.slowest[s].p90)})`);
   $("slowest").textContent = slowest.length ? `${gettext("Slowest:")} ${slowest.join(" · ")}` : "";
   showEmpty("chart-hourly", !f.hourly.some((x) => x.incidents > 0));
   chart("chart-hourly").setOption({
@@ -156,7 +154,7 @@ function wallButton() {
 async function main() {
   wallButton();
   const categories = (await api("categories")).categories;
-  categoryNames = Object.fromEntries(categories.map((c) => [c.code, english && c.name_en ? c.name_en : c.name]));
+  categoryNames = Object.fromEntries(categories.map((c) => [c.code, nameOf(c)]));
   map = await baseMap($("map"), { seats: false, simplify: 500 });
   last = Date.now();
   await refresh();

@@ -3,7 +3,10 @@
 // State lives in the one client store (store.js); Preact renders the list and the detail pane from it, so
 // an update never rebuilds what the operator is touching: a ticked box, a typed note, the map's view.
 
-import { api, config, OPEN_TICKET, textTip, severityLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, STAGES, ticketStatusLabel, time } from "./common.js";
+import {
+  api, config, nameOf, OPEN_TICKET, textTip, severityLabel, SEVERITY_COLORS, SEVERITY_ROMAN, showConnection, Stages,
+  ticketStatusLabel, time,
+} from "./common.js";
 import { Store, lateBy, nextStep } from "./store.js";
 import { Stream } from "./stream.js";
 import { Component, createRef, html, render } from "./ui.js";
@@ -38,7 +41,6 @@ const jurisdictionsLoaded = api("jurisdictions?simplify=500").then((data) => (ju
 // ---- words -------------------------------------------------------------------------------
 
 const categoryName = (incident) => (english && incident.category_name_en) || incident.category_name || "";
-const subcenterName = (subcenter) => (english && subcenter?.name_en) || subcenter?.name || "";
 
 function duration(seconds) {
   return seconds < 120 ? interpolate(gettext("%(n)s s"), { n: Math.round(seconds) }, true)
@@ -174,13 +176,6 @@ function visibleTickets(now) {
 }
 
 // ---- rendering ------------------------------------------------------------------------------
-
-function Stages({ ticket }) {
-  return html`<ol class="stages">${STAGES.map((stage) => {
-    const at = ticket[`${stage}_at`];
-    return html`<li key=${stage} class=${at ? "done" : ""} data-stage=${stage}>${ticketStatusLabel(stage)}${at ? html`<time>${time(at)}</time>` : null}</li>`;
-  })}</ol>`;
-}
 
 // The deadline badge: late when the move is the sub-center's; when it is the command center's, a wait.
 function Timing({ ticket, now }) {
@@ -342,7 +337,7 @@ function Detail({ ticket }) {
   const reporter = [incident.reporter_name, incident.reporter_phone].filter(Boolean).join(" ");
   return html`<section class="card detail" id="detail" data-detail-ticket=${ticket.id}>
     <h2 class="title">${incident.title}</h2>
-    <p>${severityLabel(incident.severity)} · ${categoryName(incident)} · ${subcenterName(ticket.subcenter)}</p>
+    <p>${severityLabel(incident.severity)} · ${categoryName(incident)} · ${nameOf(ticket.subcenter)}</p>
     ${incident.address ? html`<p>${gettext("Address:")} ${incident.address}</p>` : null}
     ${incident.description ? html`<p class="description">${incident.description}</p>` : null}
     ${reporter ? html`<p>${gettext("Reporter:")} ${reporter}</p>` : null}
